@@ -1,0 +1,175 @@
+#!/usr/bin/env bash
+# Project-local PostgreSQL and Redis for `make run` / `make test`.
+#
+#   local.sh up     install missing Debian packages, start (or reuse) the local services
+#   local.sh down   stop them
+#   local.sh env    print the export lines a shell needs to reach them
+#
+# When DATABASE_URL (or REDIS_URL) is set, that service is taken as given and nothing local
+# is started for it. PostgreSQL refuses to run as root, so the cluster runs as the `postgres`
+# system user that Debian's package creates.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+LOCAL="$ROOT/.local"
+PG_PORT="${FLOWBASE_PG_PORT:-54329}"
+REDIS_PORT="${FLOWBASE_REDIS_PORT:-63799}"
+PGDATA="$LOCAL/pgdata"
+PGRUN="$LOCAL/run"
+LOGDIR="$LOCAL/log"
+DB_NAME="flowbase"
+DB_USER="flowbase"
+LOCAL_DATABASE_URL="postgres://$DB_USER@127.0.0.1:$PG_PORT/$DB_NAME"
+LOCAL_REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
+
+say() { printf '[local] %s\n' "$*" >&2; }
+die() { printf '[local] error: %s\n' "$*" >&2; exit 1; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+    die "need root to run: $*"; fi
+}
+
+pg_bindir() {
+  local d
+  d=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
+  [ -n "$d" ] && [ -x "$d/initdb" ] && echo "$d"
+}
+
+apt_install() {
+  say "installing Debian packages: $*"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+ensure_packages() {
+  local want=()
+  if [ -z "${DATABASE_URL:-}" ]; then
+    local bindir
+    bindir=$(pg_bindir || true)
+    if [ -z "$bindir" ] || [ ! -f "$(dirname "$bindir")/lib/pg_stat_statements.so" ]; then
+      want+=(postgresql postgresql-contrib)
+    fi
+  fi
+  command -v psql >/dev/null || want+=(postgresql-client)
+  if [ -z "${REDIS_URL:-}" ] && ! command -v redis-server >/dev/null; then want+=(redis-server); fi
+  if [ ${#want[@]} -gt 0 ]; then apt_install "${want[@]}"; fi
+  if [ -z "${DATABASE_URL:-}" ]; then
+    local version
+    version=$(basename "$(dirname "$(pg_bindir)")")
+    [ "${version%%.*}" -ge 15 ] || die "PostgreSQL 15+ is required, found $version"
+    id postgres >/dev/null 2>&1 || die "the postgres system user is missing (Debian's postgresql package creates it)"
+  fi
+}
+
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# The postgres user must be able to reach .local/ (a clone under a 0700 temp dir would hide it).
+open_path_for_postgres() {
+  local dir="$LOCAL"
+  while [ "$dir" != "/" ]; do
+    if ! runuser -u postgres -- test -x "$dir" 2>/dev/null; then
+      say "granting search permission (o+x) on $dir so the postgres user can reach .local/"
+      chmod o+x "$dir"
+    fi
+    dir=$(dirname "$dir")
+  done
+}
+
+pg_ctl_local() { runuser -u postgres -- "$(pg_bindir)/pg_ctl" -D "$PGDATA" "$@"; }
+
+pg_up() {
+  local bindir
+  bindir=$(pg_bindir)
+  mkdir -p "$LOCAL" "$PGRUN" "$LOGDIR"
+  chown postgres: "$PGRUN" "$LOGDIR" 2>/dev/null || true
+  open_path_for_postgres
+  if [ ! -s "$PGDATA/PG_VERSION" ]; then
+    say "initialising PostgreSQL cluster in $PGDATA"
+    mkdir -p "$PGDATA"
+    chown postgres: "$PGDATA"
+    chmod 700 "$PGDATA"
+    runuser -u postgres -- "$bindir/initdb" -D "$PGDATA" -U postgres -A trust -E UTF8 \
+      --locale=C.UTF-8 >"$LOGDIR/initdb.log" 2>&1 || { cat "$LOGDIR/initdb.log" >&2; die "initdb failed"; }
+    cat >>"$PGDATA/postgresql.conf" <<EOF
+
+# --- Flowbase local cluster ---
+port = $PG_PORT
+listen_addresses = '127.0.0.1'
+unix_socket_directories = '$PGRUN'
+shared_preload_libraries = 'pg_stat_statements'
+pg_stat_statements.track = all
+track_io_timing = on
+max_connections = 100
+shared_buffers = 512MB
+work_mem = 16MB
+maintenance_work_mem = 256MB
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+max_wal_size = 4GB
+logging_collector = off
+EOF
+  fi
+  if pg_ctl_local status >/dev/null 2>&1; then
+    say "PostgreSQL already running on port $PG_PORT (reused)"
+  else
+    port_busy "$PG_PORT" && die "port $PG_PORT is taken by another server; set FLOWBASE_PG_PORT to a free port"
+    say "starting PostgreSQL on 127.0.0.1:$PG_PORT"
+    pg_ctl_local -l "$LOGDIR/postgresql.log" -w -t 60 -o "-p $PG_PORT" start >/dev/null \
+      || { tail -n 20 "$LOGDIR/postgresql.log" >&2; die "PostgreSQL did not start"; }
+  fi
+  local psql=("$bindir/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -v ON_ERROR_STOP=1 -qtA)
+  if [ "$("${psql[@]}" -c "SELECT 1 FROM pg_roles WHERE rolname='$DB_USER'")" != "1" ]; then
+    "${psql[@]}" -c "CREATE ROLE $DB_USER LOGIN SUPERUSER"
+  fi
+  if [ "$("${psql[@]}" -c "SELECT 1 FROM pg_database WHERE datname='$DB_NAME'")" != "1" ]; then
+    "${psql[@]}" -c "CREATE DATABASE $DB_NAME OWNER $DB_USER"
+  fi
+}
+
+redis_up() {
+  mkdir -p "$LOCAL/redis" "$PGRUN" "$LOGDIR"
+  if [ -f "$PGRUN/redis.pid" ] && kill -0 "$(cat "$PGRUN/redis.pid")" 2>/dev/null; then
+    say "Redis already running on port $REDIS_PORT (reused)"
+    return
+  fi
+  port_busy "$REDIS_PORT" && die "port $REDIS_PORT is taken; set FLOWBASE_REDIS_PORT to a free port"
+  say "starting Redis on 127.0.0.1:$REDIS_PORT"
+  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no --daemonize yes \
+    --pidfile "$PGRUN/redis.pid" --logfile "$LOGDIR/redis.log" --dir "$LOCAL/redis"
+  for _ in $(seq 50); do port_busy "$REDIS_PORT" && return; sleep 0.1; done
+  die "Redis did not start (see $LOGDIR/redis.log)"
+}
+
+cmd_up() {
+  ensure_packages
+  if [ -z "${DATABASE_URL:-}" ]; then pg_up; else say "using DATABASE_URL from the environment"; fi
+  if [ -z "${REDIS_URL:-}" ]; then redis_up; else say "using REDIS_URL from the environment"; fi
+}
+
+cmd_down() {
+  if [ -s "$PGDATA/PG_VERSION" ] && pg_ctl_local status >/dev/null 2>&1; then
+    say "stopping PostgreSQL"
+    pg_ctl_local -m fast -w stop >/dev/null
+  fi
+  if [ -f "$PGRUN/redis.pid" ] && kill -0 "$(cat "$PGRUN/redis.pid")" 2>/dev/null; then
+    say "stopping Redis"
+    kill "$(cat "$PGRUN/redis.pid")"
+    rm -f "$PGRUN/redis.pid"
+  fi
+}
+
+cmd_env() {
+  echo "export DATABASE_URL='${DATABASE_URL:-$LOCAL_DATABASE_URL}'"
+  echo "export REDIS_URL='${REDIS_URL:-$LOCAL_REDIS_URL}'"
+  echo "export DJANGO_SETTINGS_MODULE='${DJANGO_SETTINGS_MODULE:-dataplatform.settings.dev}'"
+  echo "export PATH='$ROOT/.venv/bin':\"\$PATH\""
+}
+
+case "${1:-}" in
+  up) cmd_up ;;
+  down) cmd_down ;;
+  env) cmd_env ;;
+  *) die "usage: $0 up|down|env" ;;
+esac

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class BlueprintsConfig(AppConfig):
+    name = "apps.blueprints"
+    label = "blueprints"
+    verbose_name = "Templates"

@@ -1,0 +1,38 @@
+"""One base for every ModelAdmin over a table that can grow large (admin-and-style.md §1.4)."""
+
+from django.contrib import admin
+from django.db.models import QuerySet
+
+from .paginator import EstimatedCountPaginator
+
+
+class BigTableAdmin(admin.ModelAdmin):
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
+    list_per_page = 50
+    list_max_show_all = 200
+    date_hierarchy = None
+    # Subclasses name the FKs they display; never rely on Django's guess.
+    list_select_related: tuple[str, ...] | bool = ()
+    # A search term made only of digits is looked up as a primary key (index probe).
+    search_by_id = True
+
+    def get_search_results(self, request, queryset: QuerySet, search_term: str):
+        term = search_term.strip()
+        if self.search_by_id and term.isdigit():
+            return queryset.filter(pk=int(term)), False
+        return super().get_search_results(request, queryset, search_term)
+
+
+class ReadOnlyAdminMixin:
+    """For rows written only by the database or by services (logs, audit, shadows)."""
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

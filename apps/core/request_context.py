@@ -1,0 +1,50 @@
+"""Who is acting and in which request, readable by the database through session settings.
+
+`bind()` stores the values in a context variable; `apply_to_connection()` copies them into
+`flowbase.user_id` / `flowbase.request_id` (transaction-local) so triggers can record them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from django.db import connection
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    user_id: int | None = None
+    request_id: str | None = None
+
+
+_EMPTY = RequestContext()
+_current: contextvars.ContextVar[RequestContext | None] = contextvars.ContextVar(
+    "flowbase_request_context", default=None
+)
+
+
+def current() -> RequestContext:
+    return _current.get() or _EMPTY
+
+
+@contextlib.contextmanager
+def bind(*, user_id: int | None, request_id: str | None) -> Iterator[None]:
+    token = _current.set(RequestContext(user_id=user_id, request_id=request_id))
+    try:
+        yield
+    finally:
+        _current.reset(token)
+
+
+def apply_to_connection() -> None:
+    """Copy the context into the current transaction (call inside transaction.atomic)."""
+    ctx = current()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT set_config('flowbase.user_id', %s, true),"
+            " set_config('flowbase.request_id', %s, true)",
+            ["" if ctx.user_id is None else str(ctx.user_id), ctx.request_id or ""],
+        )

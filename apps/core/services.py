@@ -1,0 +1,34 @@
+"""Helpers shared by the domain services."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db import models
+
+
+def validated_save(instance: models.Model, *, label: str | None = None) -> models.Model:
+    """full_clean() then save(); errors name the record, e.g. "Task 'Ship it': status: …"."""
+    try:
+        instance.full_clean()
+    except ValidationError as exc:
+        raise ValidationError(_prefixed(instance, exc, label)) from exc
+    instance.save()
+    return instance
+
+
+def _prefixed(instance: models.Model, exc: ValidationError, label: str | None) -> list[str]:
+    name = label or f"{instance._meta.verbose_name.capitalize()} {str(instance)!r}"
+    if hasattr(exc, "error_dict"):
+        return [
+            f"{name}: {field}: {message}"
+            for field, errors in exc.message_dict.items()
+            for message in errors
+        ]
+    return [f"{name}: {message}" for message in exc.messages]
+
+
+def require_choice(value: str, choices: type[models.TextChoices], *, what: str) -> str:
+    if value not in choices.values:
+        allowed = ", ".join(choices.values)
+        raise ValidationError(f"{what}: {value!r} is not one of: {allowed}")
+    return value

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class DbhealthConfig(AppConfig):
+    name = "apps.dbhealth"
+    label = "dbhealth"
+    verbose_name = "Database"

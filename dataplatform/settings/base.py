@@ -1,0 +1,154 @@
+"""Settings shared by every environment; everything that differs comes from the environment.
+
+Variables: DATABASE_URL, REDIS_URL, SECRET_KEY, DEBUG, ALLOWED_HOSTS, CSRF_TRUSTED_ORIGINS,
+DB_POOL (use psycopg's pool in this process), DB_STATEMENT_TIMEOUT_MS, LOG_LEVEL.
+"""
+
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parents[2]
+env = environ.Env()
+
+# Defaults point at the project-local services `make run` starts (see .make/local.sh).
+LOCAL_DATABASE_URL = "postgres://flowbase@127.0.0.1:54329/flowbase"
+LOCAL_REDIS_URL = "redis://127.0.0.1:63799/0"
+
+SECRET_KEY = env("SECRET_KEY", default="insecure-dev-key-change-me-in-production-0123456789")
+DEBUG = env.bool("DEBUG", default=False)
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django_prometheus",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.postgres",
+    "psqlextra",
+    "pgtrigger",
+    "django_celery_beat",
+    "apps.core",
+    "apps.projects",
+    "apps.workflows",
+    "apps.tasks",
+    "apps.blueprints",
+    "apps.knowledge",
+    "apps.components",
+    "apps.events",
+    "apps.runs",
+    "apps.audit",
+    "apps.filestore",
+    "apps.ops",
+    "apps.dbhealth",
+]
+
+MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "apps.core.middleware.AuditContextMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
+]
+
+ROOT_URLCONF = "dataplatform.urls"
+WSGI_APPLICATION = "dataplatform.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- database ------------------------------------------------------------------------------
+# psqlextra's backend wraps django-prometheus' PostgreSQL backend (stack-pitfalls §2).
+_db = env.db_url("DATABASE_URL", default=LOCAL_DATABASE_URL)
+_db["ENGINE"] = "psqlextra.backend"
+_db["CONN_MAX_AGE"] = 0
+_db["CONN_HEALTH_CHECKS"] = True
+_db.setdefault("OPTIONS", {})
+_db["OPTIONS"]["application_name"] = env("DB_APPLICATION_NAME", default="flowbase")
+_statement_timeout_ms = env.int("DB_STATEMENT_TIMEOUT_MS", default=0)
+if _statement_timeout_ms:
+    _db["OPTIONS"]["options"] = f"-c statement_timeout={_statement_timeout_ms}"
+if env.bool("DB_POOL", default=False):
+    # Web processes only: Celery closes the pool at every task boundary (celery#10554).
+    _db["OPTIONS"]["pool"] = {"min_size": 2, "max_size": 10, "timeout": 10}
+DATABASES = {"default": _db}
+POSTGRES_EXTRA_DB_BACKEND_BASE = "django_prometheus.db.backends.postgresql"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+PSQLEXTRA_PARTITIONING_MANAGER = "apps.core.partitioning.manager"
+
+# --- cache, Celery -------------------------------------------------------------------------
+REDIS_URL = env("REDIS_URL", default=LOCAL_REDIS_URL)
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "flowbase",
+        "TIMEOUT": 300,
+    }
+}
+
+CELERY_BROKER_URL = REDIS_URL
+CELERY_RESULT_BACKEND = REDIS_URL
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = "UTC"
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SOFT_TIME_LIMIT = 25 * 60
+CELERY_TASK_TIME_LIMIT = 30 * 60
+# Longer than the longest hard limit, or a long task is redelivered while it runs (§5).
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 2 * 60 * 60}
+CELERY_RESULT_EXPIRES = 24 * 60 * 60
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+
+# --- auth, i18n, static ----------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+
+# --- Flowbase ------------------------------------------------------------------------------
+FLOWBASE_LOCAL_DIR = BASE_DIR / ".local"
