@@ -3,6 +3,7 @@ from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
 from django.db.models.functions import Upper
 
+from apps.core import triggers
 from apps.core.models import TimeStampedModel, choices_check
 
 
@@ -33,6 +34,7 @@ class Template(TimeStampedModel):
 
     class Meta:
         ordering = ["name", "type", "-version"]
+        triggers = [triggers.set_updated_at()]
         constraints = [
             models.UniqueConstraint(
                 fields=["name", "type", "version"], name="template_name_type_version_unique"

@@ -2,6 +2,7 @@
 
 from django.db import models
 
+from apps.core import triggers
 from apps.core.models import TimeStampedModel, choices_check, range_check
 
 
@@ -48,6 +49,7 @@ class Component(TimeStampedModel):
 
     class Meta:
         ordering = ["name"]
+        triggers = [triggers.set_updated_at()]
         constraints = [
             choices_check("type", ComponentType, "component_type_valid"),
             choices_check("health_status", HealthStatus, "component_health_valid"),
@@ -76,6 +78,7 @@ class ComponentCommunication(TimeStampedModel):
 
     class Meta:
         ordering = ["-created_at"]
+        triggers = [triggers.set_updated_at()]
         constraints = [
             choices_check("status", CommunicationStatus, "communication_status_valid"),
             range_check("retry_count", 0, 100, "communication_retry_count_range"),
@@ -141,6 +144,7 @@ class LearningData(TimeStampedModel):
     class Meta:
         verbose_name_plural = "learning data"
         ordering = ["-created_at"]
+        triggers = [triggers.set_updated_at()]
         constraints = [
             choices_check("outcome", Outcome, "learning_outcome_valid"),
             range_check("confidence", 0, 1, "learning_confidence_0_1"),

@@ -24,4 +24,8 @@ def range_check(
     condition = models.Q(**{f"{field}__gte": low, f"{field}__lte": high})
     if nullable:
         condition |= models.Q(**{f"{field}__isnull": True})
-    return models.CheckConstraint(condition=condition, name=name)
+    return models.CheckConstraint(
+        condition=condition,
+        name=name,
+        violation_error_message=f"{field} must be between {low} and {high}.",
+    )

@@ -32,3 +32,11 @@ def require_choice(value: str, choices: type[models.TextChoices], *, what: str) 
         allowed = ", ".join(choices.values)
         raise ValidationError(f"{what}: {value!r} is not one of: {allowed}")
     return value
+
+
+def database_error_message(exc: Exception) -> str:
+    """The first line of a PostgreSQL error (trigger messages name the row and the rule)."""
+    cause = getattr(exc, "__cause__", None) or exc
+    diag = getattr(cause, "diag", None)
+    primary = getattr(diag, "message_primary", None)
+    return primary or str(exc).splitlines()[0]

@@ -3,6 +3,7 @@ from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
 
+from apps.core import triggers
 from apps.core.models import TimeStampedModel, choices_check, range_check
 
 SEARCH_CONFIG = "english"
@@ -46,6 +47,7 @@ class Article(TimeStampedModel):
 
     class Meta:
         ordering = ["-relevance_score", "title"]
+        triggers = [triggers.set_updated_at()]
         constraints = [
             models.UniqueConstraint(
                 fields=["project", "slug"],

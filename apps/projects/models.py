@@ -2,6 +2,7 @@ from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
 from django.db.models.functions import Lower, Upper
 
+from apps.core import triggers
 from apps.core.models import TimeStampedModel, choices_check
 
 
@@ -24,6 +25,7 @@ class Project(TimeStampedModel):
 
     class Meta:
         ordering = ["name"]
+        triggers = [triggers.set_updated_at()]
         constraints = [
             models.UniqueConstraint(
                 Lower("name"),

@@ -1,7 +1,9 @@
+import pgtrigger
 from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
 from django.db.models.functions import Upper
 
+from apps.core import triggers
 from apps.core.models import TimeStampedModel, choices_check, range_check
 
 
@@ -19,6 +21,115 @@ class DependencyType(models.TextChoices):
     BLOCKS = "blocks", "Blocks"
     REQUIRES = "requires", "Requires"
     RELATES_TO = "relates_to", "Relates to"
+
+
+# Allowed status changes, enforced by a trigger (README: "Status transitions").
+TASK_TRANSITIONS: dict[str, tuple[str, ...]] = {
+    "pending": ("in_progress", "review", "done", "blocked", "deferred", "cancelled"),
+    "in_progress": ("pending", "review", "done", "blocked", "deferred", "cancelled"),
+    "review": ("pending", "in_progress", "done", "blocked", "cancelled"),
+    "blocked": ("pending", "in_progress", "deferred", "cancelled"),
+    "deferred": ("pending", "in_progress", "blocked", "cancelled"),
+    "done": ("pending", "in_progress", "review"),
+    "cancelled": ("pending",),
+}
+
+_TASK_COMPLETED_AT = """
+IF NEW.status = 'done' THEN
+    NEW.completed_at := COALESCE(NEW.completed_at, now());
+ELSE
+    NEW.completed_at := NULL;
+END IF;
+"""
+
+# Workflow roll-up: per statement, add each workflow's delta of (not cancelled, done) tasks to its
+# counters and derive progress and status from them; O(changed rows), not O(workflow size).
+_ROLLUP_UPDATE = """
+UPDATE workflows_workflow w SET
+    tasks_total = w.tasks_total + d.total,
+    tasks_done = w.tasks_done + d.done,
+    progress = CASE WHEN w.tasks_total + d.total <= 0 THEN 0
+                    ELSE round(100.0 * (w.tasks_done + d.done) / (w.tasks_total + d.total), 2) END,
+    status = CASE
+        WHEN w.status IN ('draft', 'active') AND w.tasks_total + d.total > 0
+             AND w.tasks_done + d.done = w.tasks_total + d.total THEN 'completed'
+        WHEN w.status = 'completed' AND w.tasks_done + d.done < w.tasks_total + d.total THEN 'active'
+        WHEN w.status = 'draft' AND d.started THEN 'active'
+        ELSE w.status END
+FROM delta d
+WHERE w.id = d.workflow_id AND (d.total <> 0 OR d.done <> 0 OR (d.started AND w.status = 'draft'));
+"""
+
+
+def _rollup_rows(alias: str, *, removed: bool) -> str:
+    """Per-row contribution of a transition table: +1/-1 to (not cancelled, done)."""
+    sign = "-" if removed else ""
+    started = "false" if removed else f"{alias}.status IN ('in_progress', 'review', 'done')"
+    return (
+        f"SELECT {alias}.workflow_id, {sign}({alias}.status <> 'cancelled')::int AS total,"
+        f" {sign}({alias}.status = 'done')::int AS done, {started} AS started"
+    )
+
+
+def _rollup_trigger(name: str, operation, referencing, sources: list[str]) -> pgtrigger.Trigger:
+    rows = " UNION ALL ".join(sources)
+    return pgtrigger.Trigger(
+        name=name,
+        level=pgtrigger.Statement,
+        when=pgtrigger.After,
+        operation=operation,
+        referencing=referencing,
+        func=(
+            "WITH delta AS (SELECT workflow_id, sum(total)::int AS total, sum(done)::int AS done,"
+            f" bool_or(started) AS started FROM ({rows}) x GROUP BY workflow_id) "
+            + _ROLLUP_UPDATE
+            + " RETURN NULL;"
+        ),
+    )
+
+
+_NEW = _rollup_rows("n", removed=False) + " FROM new_rows n"
+_OLD = _rollup_rows("o", removed=True) + " FROM old_rows o"
+
+# A dependency may not close a cycle (any length) and may cross workflows only inside one
+# project. Concurrent writers in one project serialize on a transaction-scoped advisory lock,
+# so two transactions that each add half of a cycle cannot both commit (READ COMMITTED: the
+# check after the lock sees the other's committed edge).
+_NO_CYCLES = """
+SELECT w.project_id INTO task_project
+  FROM tasks_task t JOIN workflows_workflow w ON w.id = t.workflow_id WHERE t.id = NEW.task_id;
+SELECT w.project_id INTO dep_project
+  FROM tasks_task t JOIN workflows_workflow w ON w.id = t.workflow_id WHERE t.id = NEW.depends_on_id;
+IF task_project IS DISTINCT FROM dep_project THEN
+    RAISE EXCEPTION 'task dependency % -> %: the tasks belong to different projects (% and %); '
+        'dependencies may cross workflows only inside one project',
+        NEW.task_id, NEW.depends_on_id, task_project, dep_project
+        USING ERRCODE = 'check_violation';
+END IF;
+PERFORM pg_advisory_xact_lock(hashtext('flowbase.task_dependency'), (task_project % 2147483647)::int);
+IF EXISTS (
+    WITH RECURSIVE reach(node) AS (
+        SELECT NEW.depends_on_id
+        UNION
+        SELECT d.depends_on_id FROM tasks_taskdependency d JOIN reach r ON d.task_id = r.node
+    )
+    SELECT 1 FROM reach WHERE node = NEW.task_id
+) THEN
+    WITH RECURSIVE walk(node, path) AS (
+        SELECT NEW.depends_on_id, ARRAY[NEW.task_id, NEW.depends_on_id]
+        UNION ALL
+        SELECT d.depends_on_id, w.path || d.depends_on_id
+          FROM walk w JOIN tasks_taskdependency d ON d.task_id = w.node
+         WHERE w.node <> NEW.task_id AND NOT d.depends_on_id = ANY (w.path[2:])
+    )
+    SELECT path INTO cycle FROM walk WHERE node = NEW.task_id LIMIT 1;
+    RAISE EXCEPTION 'dependency cycle: task %', array_to_string(cycle, ' -> ')
+        USING ERRCODE = 'check_violation',
+              DETAIL = format('adding %s -> %s would close the cycle (task ids)',
+                              NEW.task_id, NEW.depends_on_id);
+END IF;
+RETURN NULL;
+"""
 
 
 class Task(TimeStampedModel):
@@ -48,6 +159,34 @@ class Task(TimeStampedModel):
 
     class Meta:
         ordering = ["workflow_id", "-priority", "id"]
+        triggers = [
+            triggers.set_updated_at(),
+            triggers.status_transitions(
+                name="task_status_transition",
+                transitions=TASK_TRANSITIONS,
+                entity="task",
+                label_column="title",
+                extra_body=_TASK_COMPLETED_AT,
+            ),
+            _rollup_trigger(
+                "workflow_rollup_insert",
+                pgtrigger.Insert,
+                pgtrigger.Referencing(new="new_rows"),
+                [_NEW],
+            ),
+            _rollup_trigger(
+                "workflow_rollup_update",
+                pgtrigger.Update,
+                pgtrigger.Referencing(old="old_rows", new="new_rows"),
+                [_NEW, _OLD],
+            ),
+            _rollup_trigger(
+                "workflow_rollup_delete",
+                pgtrigger.Delete,
+                pgtrigger.Referencing(old="old_rows"),
+                [_OLD],
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["workflow", "external_key"], name="task_external_key_unique"
@@ -94,6 +233,19 @@ class TaskDependency(models.Model):
 
     class Meta:
         verbose_name_plural = "task dependencies"
+        triggers = [
+            pgtrigger.Trigger(
+                name="no_dependency_cycles",
+                when=pgtrigger.After,
+                operation=pgtrigger.Insert | pgtrigger.UpdateOf("task_id", "depends_on_id"),
+                declare=[
+                    ("task_project", "bigint"),
+                    ("dep_project", "bigint"),
+                    ("cycle", "bigint[]"),
+                ],
+                func=_NO_CYCLES,
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["task", "depends_on"],

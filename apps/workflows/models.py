@@ -2,6 +2,7 @@ from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
 from django.db.models.functions import Upper
 
+from apps.core import triggers
 from apps.core.models import TimeStampedModel, choices_check, range_check
 
 
@@ -23,6 +24,30 @@ class WorkflowPhase(models.TextChoices):
     DONE = "done", "Done"
 
 
+# Allowed status changes, enforced by a trigger (README: "Status transitions").
+WORKFLOW_TRANSITIONS: dict[str, tuple[str, ...]] = {
+    "draft": ("active", "completed", "cancelled"),
+    "active": ("paused", "completed", "failed", "cancelled"),
+    "paused": ("active", "failed", "cancelled"),
+    "completed": ("active",),
+    "failed": ("active", "cancelled"),
+    "cancelled": ("draft", "active"),
+}
+TERMINAL_STATUSES = ("completed", "failed", "cancelled")
+
+# started_at on first activation; completed_at while in a terminal status, cleared on leaving it.
+_WORKFLOW_TIMESTAMPS = f"""
+IF NEW.status <> 'draft' AND NEW.started_at IS NULL THEN
+    NEW.started_at := now();
+END IF;
+IF NEW.status IN {TERMINAL_STATUSES!r} THEN
+    NEW.completed_at := COALESCE(NEW.completed_at, now());
+ELSE
+    NEW.completed_at := NULL;
+END IF;
+"""
+
+
 class Workflow(TimeStampedModel):
     # Indexed by (project, status) and the unique (project, name), which lead with it.
     project = models.ForeignKey(
@@ -33,7 +58,10 @@ class Workflow(TimeStampedModel):
     requirements = models.TextField(blank=True, default="")
     phase = models.CharField(max_length=20, choices=WorkflowPhase, default=WorkflowPhase.PLANNING)
     status = models.CharField(max_length=20, choices=WorkflowStatus, default=WorkflowStatus.DRAFT)
+    # Maintained by the database from the workflow's tasks (tasks.Task roll-up triggers).
     progress = models.DecimalField(max_digits=5, decimal_places=2, default=0)
+    tasks_total = models.IntegerField(default=0, help_text="Tasks not cancelled.")
+    tasks_done = models.IntegerField(default=0)
     # n8n-style definition: {"nodes": [...], "connections": {...}} (seed 001).
     definition = models.JSONField(default=dict, blank=True)
     node_count = models.PositiveIntegerField(default=0)
@@ -44,6 +72,16 @@ class Workflow(TimeStampedModel):
 
     class Meta:
         ordering = ["-created_at"]
+        triggers = [
+            triggers.set_updated_at(),
+            triggers.status_transitions(
+                name="workflow_status_transition",
+                transitions=WORKFLOW_TRANSITIONS,
+                entity="workflow",
+                label_column="name",
+                extra_body=_WORKFLOW_TIMESTAMPS,
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["project", "name"],
@@ -53,6 +91,11 @@ class Workflow(TimeStampedModel):
             choices_check("status", WorkflowStatus, "workflow_status_valid"),
             choices_check("phase", WorkflowPhase, "workflow_phase_valid"),
             range_check("progress", 0, 100, "workflow_progress_0_100"),
+            models.CheckConstraint(
+                condition=models.Q(tasks_done__gte=0)
+                & models.Q(tasks_done__lte=models.F("tasks_total")),
+                name="workflow_task_counters_consistent",
+            ),
             models.CheckConstraint(
                 condition=models.Q(completed_at__isnull=True)
                 | models.Q(started_at__isnull=True)

@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from apps.core.services import database_error_message, require_choice, validated_save
+from apps.workflows.models import Workflow
+
+from .models import DependencyType, Task, TaskDependency, TaskStatus
+
+
+@transaction.atomic
+def task_create(
+    *,
+    workflow: Workflow,
+    title: str,
+    description: str = "",
+    details: str = "",
+    test_strategy: str = "",
+    status: str = TaskStatus.PENDING,
+    priority: int = 5,
+    estimated_effort: Decimal | float | None = None,
+    requirements: list[Any] | None = None,
+    acceptance_criteria: list[Any] | None = None,
+    assignee: str = "",
+    parent: Task | None = None,
+    external_key: str | None = None,
+) -> Task:
+    if parent is not None and parent.workflow_id != workflow.pk:
+        raise ValidationError(
+            f"Task {title!r}: parent task #{parent.pk} belongs to another workflow"
+        )
+    task = Task(
+        workflow=workflow,
+        parent=parent,
+        external_key=external_key,
+        title=(title or "").strip(),
+        description=description,
+        details=details,
+        test_strategy=test_strategy,
+        status=status,
+        priority=priority,
+        estimated_effort=estimated_effort,
+        requirements=requirements or [],
+        acceptance_criteria=acceptance_criteria or [],
+        assignee=assignee,
+    )
+    return validated_save(task, label=f"Task {task.title!r}")
+
+
+@transaction.atomic
+def task_status_update(*, task: Task, status: str, actual_effort: Decimal | None = None) -> Task:
+    """Move a task to `status`. The database enforces the transition table, sets or clears
+    completed_at and rolls the workflow's progress up in the same transaction."""
+    require_choice(status, TaskStatus, what=f"Task #{task.pk} {task.title!r}: status")
+    fields: dict[str, Any] = {"status": status}
+    if actual_effort is not None:
+        fields["actual_effort"] = actual_effort
+    try:
+        with transaction.atomic():
+            Task.objects.filter(pk=task.pk).update(**fields)
+    except IntegrityError as exc:
+        raise ValidationError(
+            f"Task #{task.pk} {task.title!r}: {database_error_message(exc)}", code="transition"
+        ) from exc
+    task.refresh_from_db()
+    return task
+
+
+@transaction.atomic
+def task_dependency_create(
+    *, task: Task, depends_on: Task, type: str = DependencyType.BLOCKS
+) -> TaskDependency:
+    """`task` depends on `depends_on`. Self-loops, duplicates, cycles of any length and edges
+    between projects are refused by the database; the error names the tasks."""
+    require_choice(type, DependencyType, what="Dependency type")
+    label = f"Dependency #{task.pk} {task.title!r} -> #{depends_on.pk} {depends_on.title!r}"
+    dependency = TaskDependency(task=task, depends_on=depends_on, type=type)
+    try:
+        dependency.full_clean()
+    except ValidationError as exc:
+        raise ValidationError([f"{label}: {m}" for m in exc.messages]) from exc
+    try:
+        with transaction.atomic():
+            dependency.save()
+    except IntegrityError as exc:
+        raise ValidationError(f"{label}: {database_error_message(exc)}", code="dependency") from exc
+    return dependency
