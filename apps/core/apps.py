@@ -9,6 +9,8 @@ class CoreConfig(AppConfig):
     def ready(self) -> None:
         from django.contrib import admin
 
+        from . import checks  # noqa: F401  (registers the trigger check)
+
         admin.site.site_header = "Flowbase administration"
         admin.site.site_title = "Flowbase"
         admin.site.index_title = "Flowbase data platform"

@@ -1,10 +1,14 @@
-"""Per-request context (acting user, request id) for database-side audit capture."""
+"""Tell the database who is acting, so audit triggers can record the user and request id."""
 
 import uuid
 
 from django.http import HttpRequest, HttpResponse
 
 from . import request_context
+
+# Only the admin writes on behalf of a logged-in user; health and metrics endpoints stay
+# free of database round trips.
+AUDITED_PREFIXES = ("/admin/",)
 
 
 class AuditContextMiddleware:
@@ -13,9 +17,15 @@ class AuditContextMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         request_id = request.headers.get("X-Request-ID") or uuid.uuid4().hex
+        if not request.path.startswith(AUDITED_PREFIXES):
+            return self.get_response(request)
         user = getattr(request, "user", None)
         user_id = user.pk if user is not None and user.is_authenticated else None
         with request_context.bind(user_id=user_id, request_id=request_id):
-            response = self.get_response(request)
+            request_context.apply_to_session()
+            try:
+                response = self.get_response(request)
+            finally:
+                request_context.clear_session()
         response["X-Request-ID"] = request_id
         return response

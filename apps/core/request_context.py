@@ -1,7 +1,8 @@
 """Who is acting and in which request, readable by the database through session settings.
 
-`bind()` stores the values in a context variable; `apply_to_connection()` copies them into
-`flowbase.user_id` / `flowbase.request_id` (transaction-local) so triggers can record them.
+`bind()` stores the values in a context variable; `apply_to_session()` /
+`apply_to_transaction()` copy them into the `flowbase.user_id` / `flowbase.request_id`
+settings, which the audit triggers read.
 """
 
 from __future__ import annotations
@@ -39,12 +40,25 @@ def bind(*, user_id: int | None, request_id: str | None) -> Iterator[None]:
         _current.reset(token)
 
 
-def apply_to_connection() -> None:
-    """Copy the context into the current transaction (call inside transaction.atomic)."""
-    ctx = current()
+def _set(user_id: str, request_id: str, *, local: bool) -> None:
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT set_config('flowbase.user_id', %s, true),"
-            " set_config('flowbase.request_id', %s, true)",
-            ["" if ctx.user_id is None else str(ctx.user_id), ctx.request_id or ""],
+            "SELECT set_config('flowbase.user_id', %s, %s), set_config('flowbase.request_id', %s, %s)",
+            [user_id, local, request_id, local],
         )
+
+
+def apply_to_transaction() -> None:
+    """Copy the context into the current transaction only (call inside transaction.atomic)."""
+    ctx = current()
+    _set("" if ctx.user_id is None else str(ctx.user_id), ctx.request_id or "", local=True)
+
+
+def apply_to_session() -> None:
+    """Copy the context into the connection's session (a request); undo with clear_session()."""
+    ctx = current()
+    _set("" if ctx.user_id is None else str(ctx.user_id), ctx.request_id or "", local=False)
+
+
+def clear_session() -> None:
+    _set("", "", local=False)

@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.db import models
 from django.urls import reverse
 from django.utils.html import format_html
 
@@ -13,6 +14,7 @@ class ProjectAdmin(BigTableAdmin):
     list_filter = ("status",)
     search_fields = ("name",)
     prepopulated_fields = {"slug": ("name",)}
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     readonly_fields = ("created_at", "updated_at", "workflows_link")
     ordering = ("name",)
     fieldsets = (

@@ -95,7 +95,6 @@ if env.bool("DB_POOL", default=False):
 DATABASES = {"default": _db}
 POSTGRES_EXTRA_DB_BACKEND_BASE = "django_prometheus.db.backends.postgresql"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-FORMS_URLFIELD_ASSUME_HTTPS = True  # Django 6 default, opted into now
 
 PSQLEXTRA_PARTITIONING_MANAGER = "apps.core.partitioning.manager"
 
