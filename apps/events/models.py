@@ -1,0 +1,158 @@
+"""System events and performance metrics: append-mostly time series, RANGE-partitioned.
+
+References to projects/workflows/tasks are FKs *from* the partitioned table without a database
+constraint (`db_constraint=False`, `DO_NOTHING`): the log outlives the rows it talks about,
+inserts take no `FOR KEY SHARE` lock on hot task rows, and nothing references *into* these
+tables (a foreign key to a partitioned table blocks dropping/detaching partitions).
+
+Each partitioned model has a read-only unmanaged "shadow" (`…Row`, same table, single `id` pk)
+because the admin cannot register a composite-pk model (stack-pitfalls §1.6).
+"""
+
+from django.contrib.postgres.indexes import GinIndex
+from django.db import models
+from django.db.models.functions import Now
+from psqlextra.models import PostgresPartitionedModel
+from psqlextra.types import PostgresPartitioningMethod
+
+from apps.core.models import choices_check
+
+from .fields import BigIdentityField
+
+
+class Severity(models.TextChoices):
+    DEBUG = "debug", "Debug"
+    INFO = "info", "Info"
+    WARNING = "warning", "Warning"
+    ERROR = "error", "Error"
+    CRITICAL = "critical", "Critical"
+
+
+def _ref(to: str, related_name: str = "+") -> models.ForeignKey:
+    return models.ForeignKey(
+        to,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        null=True,
+        blank=True,
+        related_name=related_name,
+    )
+
+
+class EventColumns(models.Model):
+    event_type = models.CharField(max_length=100)
+    severity = models.CharField(max_length=10, choices=Severity, default=Severity.INFO)
+    source_component = models.CharField(max_length=100)
+    target_component = models.CharField(max_length=100, blank=True, default="")
+    project = _ref("projects.Project")
+    workflow = _ref("workflows.Workflow")
+    task = _ref("tasks.Task")
+    payload = models.JSONField(default=dict, blank=True)
+    correlation_id = models.CharField(max_length=100, blank=True, default="")
+    trace_id = models.CharField(max_length=100, blank=True, default="")
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return f"{self.event_type} ({self.severity}) from {self.source_component}"
+
+
+class Event(EventColumns, PostgresPartitionedModel):
+    """Monthly partitions: ~10^5-10^6 events/month, read as "last hours/days" and by workflow."""
+
+    class PartitioningMeta:
+        method = PostgresPartitioningMethod.RANGE
+        key = ["created_at"]
+
+    pk = models.CompositePrimaryKey("created_at", "id")
+    id = BigIdentityField(editable=False)
+    created_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        constraints = [choices_check("severity", Severity, "event_severity_valid")]
+        indexes = [
+            # seed 004: events of a workflow by type, newest first
+            models.Index(
+                fields=["workflow", "event_type", "-created_at"], name="event_workflow_type_idx"
+            ),
+            models.Index(fields=["project", "-created_at"], name="event_project_created_idx"),
+            models.Index(fields=["task", "-created_at"], name="event_task_created_idx"),
+            models.Index(
+                fields=["correlation_id"],
+                name="event_correlation_idx",
+                condition=~models.Q(correlation_id=""),
+            ),
+            models.Index(
+                fields=["trace_id"], name="event_trace_idx", condition=~models.Q(trace_id="")
+            ),
+            models.Index(
+                fields=["severity", "-created_at"],
+                name="event_problems_idx",
+                condition=models.Q(severity__in=["error", "critical"]),
+            ),
+            # lookups by id alone (admin change page): one probe per partition
+            models.Index(fields=["id"], name="event_id_idx"),
+        ]
+
+
+class EventRow(EventColumns):
+    """Read-only admin view of `events_event` (unmanaged shadow, no migration DDL)."""
+
+    id = models.BigIntegerField(primary_key=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        managed = False
+        db_table = "events_event"
+        verbose_name = "event"
+        ordering = ["-created_at"]
+
+
+class MetricColumns(models.Model):
+    component = models.CharField(max_length=100)
+    metric_name = models.CharField(max_length=100)
+    value = models.FloatField()
+    unit = models.CharField(max_length=20, blank=True, default="")
+    tags = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return f"{self.component}.{self.metric_name}={self.value}{self.unit}"
+
+
+class PerformanceMetric(MetricColumns, PostgresPartitionedModel):
+    """Daily partitions: the highest-volume table, short retention, read as "last 24 h"."""
+
+    class PartitioningMeta:
+        method = PostgresPartitioningMethod.RANGE
+        key = ["recorded_at"]
+
+    pk = models.CompositePrimaryKey("recorded_at", "id")
+    id = BigIdentityField(editable=False)
+    recorded_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["component", "metric_name", "-recorded_at"],
+                name="metric_component_name_idx",
+            ),
+            GinIndex(fields=["tags"], name="metric_tags_gin", opclasses=["jsonb_path_ops"]),
+        ]
+
+
+class PerformanceMetricRow(MetricColumns):
+    """Read-only admin view of `events_performancemetric`."""
+
+    id = models.BigIntegerField(primary_key=True)
+    recorded_at = models.DateTimeField()
+
+    class Meta:
+        managed = False
+        db_table = "events_performancemetric"
+        verbose_name = "performance metric"
+        ordering = ["-recorded_at"]

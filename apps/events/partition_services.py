@@ -1,0 +1,207 @@
+"""Writes of the partition tooling: create ahead, detach old partitions into `archive`.
+
+Both are dry runs unless `apply=True`, both are generic over every configured model
+(`partitions.policy_list()`), and both take the parent's lock under `SET LOCAL lock_timeout`, one
+partition per transaction, so a long reader on a busy parent makes us give up (and report it)
+instead of queueing every later query behind our AccessExclusive lock request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+
+from django.db import DatabaseError, connections, transaction
+from psqlextra.partitioning.constants import AUTO_PARTITIONED_COMMENT
+
+from .partitions import (
+    ARCHIVE_SCHEMA,
+    DEFAULT_LOCK_TIMEOUT,
+    PartitionPolicy,
+    partition_list,
+    policy_list,
+    truncate,
+    utc_now,
+)
+
+
+@dataclass
+class PartitionAction:
+    model: str
+    table: str
+    partition: str
+    action: str  # "create" | "detach"
+    range_from: datetime | None
+    range_to: datetime | None
+    status: str  # "planned" | "done" | "skipped" | "blocked" | "failed"
+    reason: str = ""
+
+    def as_dict(self) -> dict:
+        data = asdict(self)
+        for key in ("range_from", "range_to"):
+            data[key] = data[key].isoformat() if data[key] else None
+        return data
+
+
+def _policies(models: Iterable | None) -> list:
+    configs = policy_list()
+    if models is not None:
+        wanted = set(models)
+        configs = [c for c in configs if c.model in wanted]
+    return configs
+
+
+def _lock_timeout(config) -> str:
+    return getattr(config, "lock_timeout", DEFAULT_LOCK_TIMEOUT)
+
+
+def _is_lock_timeout(exc: DatabaseError) -> bool:
+    cause = exc.__cause__
+    return getattr(getattr(cause, "diag", None), "sqlstate", None) == "55P03"
+
+
+def partitions_create(
+    *, apply: bool = False, models: Iterable | None = None, using: str = "default"
+) -> list[PartitionAction]:
+    """Create the partitions each strategy wants that do not exist yet (idempotent).
+
+    A planned range is skipped when an existing partition already covers it exactly, and
+    reported `blocked` when it partly overlaps one or when rows for it sit in the default
+    partition (PostgreSQL would refuse the CREATE; move those rows first).
+    """
+    connection = connections[using]
+    qn = connection.ops.quote_name
+    actions: list[PartitionAction] = []
+    for config in _policies(models):
+        table = config.model._meta.db_table
+        existing = [p for p in partition_list(table, using) if not p.is_default]
+        default = next((p for p in partition_list(table, using) if p.is_default), None)
+        key = config.model._meta.get_field(config.model._partitioning_meta.key[0]).column
+        for partition in config.strategy.to_create():
+            name = f"{table}_{partition.name()}"
+            start = partition.start_datetime.replace(tzinfo=UTC)
+            end = partition.end_datetime.replace(tzinfo=UTC)
+            action = PartitionAction(
+                config.model.__name__, table, name, "create", start, end, "planned"
+            )
+            same = next((p for p in existing if p.range_from == start and p.range_to == end), None)
+            overlap = next(
+                (
+                    p
+                    for p in existing
+                    if p.range_from is not None
+                    and p.range_to is not None
+                    and p.range_from < end
+                    and start < p.range_to
+                ),
+                None,
+            )
+            if same is not None:
+                continue  # already there (possibly under another name): nothing to do
+            if overlap is not None:
+                action.status = "blocked"
+                action.reason = f"overlaps existing partition {overlap.name}"
+                actions.append(action)
+                continue
+            if default is not None:
+                with connection.cursor() as cursor:
+                    cursor.execute(
+                        f"SELECT count(*) FROM {qn(default.schema)}.{qn(default.name)} "
+                        f"WHERE {qn(key)} >= %s AND {qn(key)} < %s",
+                        [start, end],
+                    )
+                    stray = cursor.fetchone()[0]
+                if stray:
+                    action.status = "blocked"
+                    action.reason = (
+                        f"{stray} row(s) for this range are in {default.name}; move them out first"
+                    )
+                    actions.append(action)
+                    continue
+            if apply:
+                try:
+                    with transaction.atomic(using=using):
+                        with connection.cursor() as cursor:
+                            cursor.execute(f"SET LOCAL lock_timeout = '{_lock_timeout(config)}'")
+                        with connection.schema_editor() as editor:
+                            partition.create(config.model, editor, comment=AUTO_PARTITIONED_COMMENT)
+                    action.status = "done"
+                except DatabaseError as exc:
+                    action.status = "failed"
+                    action.reason = _reason(exc)
+            actions.append(action)
+    return actions
+
+
+def partitions_detach(
+    *,
+    apply: bool = False,
+    models: Iterable | None = None,
+    now: datetime | None = None,
+    using: str = "default",
+) -> list[PartitionAction]:
+    """Move partitions entirely older than their model's retention into the `archive` schema.
+
+    `ALTER TABLE parent DETACH PARTITION p; ALTER TABLE p SET SCHEMA archive` per partition, in its
+    own transaction under `SET LOCAL lock_timeout`. Nothing is dropped: archived tables keep
+    every row and can be dumped, re-attached or dropped by hand.
+    """
+    connection = connections[using]
+    qn = connection.ops.quote_name
+    now = now or utc_now()
+    actions: list[PartitionAction] = []
+    for config in _policies(models):
+        retention = getattr(config, "retention", None)
+        if retention is None:
+            continue
+        unit = config.unit if isinstance(config, PartitionPolicy) else "days"
+        cutoff = truncate(now - retention, unit)
+        table = config.model._meta.db_table
+        for part in partition_list(table, using):
+            if part.is_default or part.range_to is None or part.range_to > cutoff:
+                continue
+            action = PartitionAction(
+                config.model.__name__,
+                table,
+                part.name,
+                "detach",
+                part.range_from,
+                part.range_to,
+                "planned",
+                f"older than {cutoff:%Y-%m-%d} (retention {_human(retention)})",
+            )
+            if apply:
+                try:
+                    with transaction.atomic(using=using), connection.cursor() as cursor:
+                        cursor.execute(f"SET LOCAL lock_timeout = '{_lock_timeout(config)}'")
+                        cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {qn(ARCHIVE_SCHEMA)}")
+                        cursor.execute(
+                            f"ALTER TABLE {qn(table)} DETACH PARTITION "
+                            f"{qn(part.schema)}.{qn(part.name)}"
+                        )
+                        cursor.execute(
+                            f"ALTER TABLE {qn(part.schema)}.{qn(part.name)} "
+                            f"SET SCHEMA {qn(ARCHIVE_SCHEMA)}"
+                        )
+                    action.status = "done"
+                except DatabaseError as exc:
+                    action.status = "failed"
+                    action.reason = _reason(exc)
+            actions.append(action)
+    return actions
+
+
+def _reason(exc: DatabaseError) -> str:
+    if _is_lock_timeout(exc):
+        return "lock_timeout: the parent table is busy; retry later"
+    return str(exc).strip().splitlines()[0]
+
+
+def _human(delta) -> str:
+    parts = [
+        f"{value} {name}"
+        for name in ("years", "months", "days")
+        if (value := getattr(delta, name, 0))
+    ]
+    return " ".join(parts) or str(delta)

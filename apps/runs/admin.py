@@ -1,0 +1,48 @@
+from django.contrib import admin
+
+from apps.events.admin_base import PartitionedShadowAdmin, date_window_filter
+
+from .models import FormResponseRow, FormSchema, NodeExecutionRow, WorkflowRunRow
+
+
+@admin.register(WorkflowRunRow)
+class WorkflowRunAdmin(PartitionedShadowAdmin):
+    list_display = ("id", "started_at", "workflow", "status", "completed_at", "duration_ms")
+    list_filter = (date_window_filter("started_at"), "status")
+    list_select_related = ("workflow",)
+    ordering = ("-started_at",)
+    sortable_by = ("started_at",)
+    raw_id_fields = ("workflow",)
+
+
+@admin.register(NodeExecutionRow)
+class NodeExecutionAdmin(PartitionedShadowAdmin):
+    list_display = ("started_at", "run_id", "node_id", "node_type", "status", "duration_ms")
+    list_filter = (date_window_filter("started_at"), "status")
+    ordering = ("-started_at",)
+    sortable_by = ("started_at",)
+    exact_search_fields = ("node_id", "node_type")
+
+    def get_search_results(self, request, queryset, search_term):
+        # A number here means "the nodes of run N" (index on run_id), not a node-execution id.
+        term = search_term.strip()
+        if term.isdigit():
+            return queryset.filter(run_id=int(term)), False
+        return super().get_search_results(request, queryset, search_term)
+
+
+@admin.register(FormSchema)
+class FormSchemaAdmin(admin.ModelAdmin):
+    list_display = ("name", "version", "created_at")
+    search_fields = ("name",)
+    ordering = ("name", "-version")
+
+
+@admin.register(FormResponseRow)
+class FormResponseAdmin(PartitionedShadowAdmin):
+    list_display = ("id", "submitted_at", "form_schema", "workflow_run_id")
+    list_filter = (date_window_filter("submitted_at"),)
+    list_select_related = ("form_schema",)
+    ordering = ("-submitted_at",)
+    sortable_by = ("submitted_at",)
+    raw_id_fields = ("form_schema",)
