@@ -1,0 +1,291 @@
+"""Operations: job logs (refresh, archive, maintenance), beat heartbeat, and read-only models
+over the materialized views and the `archive` schema (both created by raw SQL migrations)."""
+
+from django.db import models
+
+
+class Outcome(models.TextChoices):
+    RUNNING = "running", "Running"
+    SUCCESS = "success", "Success"
+    PARTIAL = "partial", "Partial (time budget reached)"
+    SKIPPED = "skipped", "Skipped"
+    FAILED = "failed", "Failed"
+    INTERRUPTED = "interrupted", "Interrupted"
+    DRY_RUN = "dry_run", "Dry run"
+
+
+class Heartbeat(models.Model):
+    """Last time a periodic job checked in (`beat` every minute), for health checks."""
+
+    name = models.CharField(max_length=100, primary_key=True)
+    beat_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} @ {self.beat_at:%Y-%m-%d %H:%M:%S}"
+
+
+class MatviewRefresh(models.Model):
+    """One REFRESH MATERIALIZED VIEW attempt: the freshness record of each view."""
+
+    OUTCOMES = [
+        (Outcome.SUCCESS, Outcome.SUCCESS.label),
+        (Outcome.SKIPPED, Outcome.SKIPPED.label),
+        (Outcome.FAILED, Outcome.FAILED.label),
+    ]
+
+    view_name = models.CharField(max_length=63)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField()
+    duration_ms = models.PositiveIntegerField(default=0)
+    rows = models.BigIntegerField(null=True, blank=True)
+    concurrently = models.BooleanField(default=False)
+    outcome = models.CharField(max_length=20, choices=OUTCOMES)
+    error = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["-started_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(outcome__in=["success", "skipped", "failed"]),
+                name="matview_refresh_outcome_valid",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["view_name", "-started_at"], name="matview_refresh_view_idx"),
+            models.Index(fields=["started_at"], name="matview_refresh_started_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.view_name} {self.outcome} @ {self.started_at:%Y-%m-%d %H:%M:%S}"
+
+
+class MaintenanceRun(models.Model):
+    """One step of one `maintain` run (steps of a run share run_id)."""
+
+    run_id = models.UUIDField(db_index=True)
+    step = models.CharField(max_length=50)
+    applied = models.BooleanField(default=False)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=20, choices=Outcome, default=Outcome.RUNNING)
+    rows_touched = models.BigIntegerField(default=0)
+    details = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [
+            models.Index(fields=["step", "-started_at"], name="maintenance_run_step_idx"),
+            models.Index(fields=["started_at"], name="maintenance_run_started_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.step} {self.outcome} @ {self.started_at:%Y-%m-%d %H:%M:%S}"
+
+
+class ArchiveRun(models.Model):
+    """One archiving run; counters are updated in the same transaction as each batch."""
+
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # Lease: a running run refreshes this after every batch; a stale lease means it was killed.
+    heartbeat_at = models.DateTimeField()
+    applied = models.BooleanField(default=False)
+    older_than_days = models.PositiveIntegerField()
+    cutoff = models.DateTimeField()
+    batch_size = models.PositiveIntegerField()
+    outcome = models.CharField(max_length=20, choices=Outcome, default=Outcome.RUNNING)
+    batches = models.PositiveIntegerField(default=0)
+    workflows_moved = models.BigIntegerField(default=0)
+    workflows_deleted = models.BigIntegerField(default=0)
+    tasks_moved = models.BigIntegerField(default=0)
+    tasks_deleted = models.BigIntegerField(default=0)
+    dependencies_moved = models.BigIntegerField(default=0)
+    dependencies_deleted = models.BigIntegerField(default=0)
+    details = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [models.Index(fields=["outcome", "-started_at"], name="archive_run_outcome_idx")]
+
+    def __str__(self) -> str:
+        return f"archive run {self.pk} {self.outcome}"
+
+    @property
+    def reconciled(self) -> bool:
+        return (
+            self.workflows_moved == self.workflows_deleted
+            and self.tasks_moved == self.tasks_deleted
+            and self.dependencies_moved == self.dependencies_deleted
+        )
+
+
+# --- materialized views (created in migrations from apps/ops/sql/*.sql) -------------------------
+
+
+class WorkflowSummary(models.Model):
+    workflow_id = models.BigIntegerField(primary_key=True)
+    project_id = models.BigIntegerField()
+    project_name = models.CharField(max_length=255)
+    workflow_name = models.CharField(max_length=255)
+    status = models.CharField(max_length=20)
+    tasks_total = models.IntegerField()
+    tasks_pending = models.IntegerField()
+    tasks_in_progress = models.IntegerField()
+    tasks_review = models.IntegerField()
+    tasks_done = models.IntegerField()
+    tasks_deferred = models.IntegerField()
+    tasks_cancelled = models.IntegerField()
+    tasks_blocked = models.IntegerField()
+    progress = models.DecimalField(max_digits=5, decimal_places=2)
+    mean_duration = models.DurationField(null=True)
+    p90_duration = models.DurationField(null=True)
+    last_activity_at = models.DateTimeField(null=True)
+
+    class Meta:
+        managed = False
+        db_table = "workflow_summary"
+        ordering = ["-workflow_id"]
+        verbose_name_plural = "workflow summaries"
+
+    def __str__(self) -> str:
+        return f"{self.workflow_name} ({self.tasks_done}/{self.tasks_total} done)"
+
+
+class WeeklyTaskThroughput(models.Model):
+    id = models.CharField(max_length=64, primary_key=True)  # "<project_id>:<week>"
+    project_id = models.BigIntegerField()
+    project_name = models.CharField(max_length=255)
+    week = models.DateField()
+    tasks_created = models.IntegerField()
+    tasks_completed = models.IntegerField()
+    mean_cycle_time = models.DurationField(null=True)
+
+    class Meta:
+        managed = False
+        db_table = "weekly_task_throughput"
+        ordering = ["-week", "project_id"]
+        verbose_name_plural = "weekly task throughput"
+
+    def __str__(self) -> str:
+        return f"{self.project_name} week of {self.week}"
+
+
+class TemplateEffectiveness(models.Model):
+    template_id = models.BigIntegerField(primary_key=True)
+    name = models.CharField(max_length=255)
+    type = models.CharField(max_length=20)
+    category = models.CharField(max_length=100)
+    version = models.CharField(max_length=32)
+    is_active = models.BooleanField()
+    usage_count = models.IntegerField()
+    success_count = models.IntegerField()
+    failure_count = models.IntegerField()
+    success_rate = models.DecimalField(max_digits=5, decimal_places=2, null=True)
+    usage_rank_in_type = models.IntegerField()
+    last_used_at = models.DateTimeField(null=True)
+
+    class Meta:
+        managed = False
+        db_table = "template_effectiveness"
+        ordering = ["type", "usage_rank_in_type"]
+        verbose_name_plural = "template effectiveness"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.type} {self.version})"
+
+
+class WorkflowExtractionSummary(models.Model):
+    project_id = models.BigIntegerField(primary_key=True)
+    project_name = models.CharField(max_length=255)
+    workflows_total = models.IntegerField()
+    workflows_with_definition = models.IntegerField()
+    workflows_without_definition = models.IntegerField()
+    node_count_min = models.IntegerField(null=True)
+    node_count_avg = models.DecimalField(max_digits=12, decimal_places=2, null=True)
+    node_count_p50 = models.FloatField(null=True)
+    node_count_max = models.IntegerField(null=True)
+    last_import_at = models.DateTimeField(null=True)
+    last_update_at = models.DateTimeField(null=True)
+
+    class Meta:
+        managed = False
+        db_table = "workflow_extraction_summary"
+        ordering = ["project_name"]
+        verbose_name_plural = "workflow extraction summaries"
+
+    # --- archive schema (created in a migration; rows moved by services.archive_run) ----------------
+
+    def __str__(self) -> str:
+        return self.project_name
+
+
+class ArchivedWorkflow(models.Model):
+    id = models.BigIntegerField(primary_key=True)
+    project_id = models.BigIntegerField()
+    name = models.CharField(max_length=255)
+    status = models.CharField(max_length=20)
+    phase = models.CharField(max_length=20)
+    progress = models.DecimalField(max_digits=5, decimal_places=2)
+    node_count = models.IntegerField()
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+    started_at = models.DateTimeField(null=True)
+    completed_at = models.DateTimeField(null=True)
+    archived_at = models.DateTimeField()
+
+    class Meta:
+        managed = False
+        db_table = 'archive"."workflows_workflow'
+        ordering = ["-archived_at", "-id"]
+        verbose_name = "archived workflow"
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.name} (archived)"
+
+
+class ArchivedTask(models.Model):
+    id = models.BigIntegerField(primary_key=True)
+    workflow_id = models.BigIntegerField()
+    parent_id = models.BigIntegerField(null=True)
+    external_key = models.CharField(max_length=64, null=True)
+    title = models.CharField(max_length=500)
+    status = models.CharField(max_length=20)
+    priority = models.IntegerField()
+    assignee = models.CharField(max_length=255)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+    completed_at = models.DateTimeField(null=True)
+    archived_at = models.DateTimeField()
+
+    class Meta:
+        managed = False
+        db_table = 'archive"."tasks_task'
+        ordering = ["-archived_at", "-id"]
+        verbose_name = "archived task"
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.title} (archived)"
+
+
+class ArchivedTaskDependency(models.Model):
+    id = models.BigIntegerField(primary_key=True)
+    task_id = models.BigIntegerField()
+    depends_on_id = models.BigIntegerField()
+    type = models.CharField(max_length=20)
+    created_at = models.DateTimeField()
+    archived_at = models.DateTimeField()
+
+    class Meta:
+        managed = False
+        db_table = 'archive"."tasks_taskdependency'
+        ordering = ["-archived_at", "-id"]
+        verbose_name = "archived task dependency"
+        verbose_name_plural = "archived task dependencies"
+
+    def __str__(self) -> str:
+        return f"{self.task_id} → {self.depends_on_id} (archived)"

@@ -1,0 +1,117 @@
+"""The default beat schedule, declared in code and installed into django-celery-beat's tables
+by migration 0004 and by `manage.py beat_schedule_install` (same function, idempotent)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+HEARTBEAT_NAME = "beat"
+
+
+@dataclass(frozen=True)
+class ScheduleEntry:
+    name: str  # PeriodicTask.name: the upsert key
+    task: str
+    description: str
+    every: timedelta | None = None
+    crontab: dict[str, str] | None = None  # minute, hour, day_of_week, day_of_month, month_of_year
+    kwargs: dict = field(default_factory=dict)
+    # Drop a message not started within this many seconds (no backlog replay after an outage).
+    expire_seconds: int | None = None
+
+
+DEFAULT_SCHEDULE: tuple[ScheduleEntry, ...] = (
+    ScheduleEntry(
+        name="ops: refresh materialized views",
+        task="apps.ops.tasks.refresh_matviews_task",
+        description="Enqueue one refresh per materialized view (apps/ops/matviews.py).",
+        every=timedelta(minutes=15),
+        expire_seconds=14 * 60,
+    ),
+    ScheduleEntry(
+        name="ops: partition upkeep",
+        task="apps.ops.tasks.partitions_upkeep_task",
+        description="Create upcoming partitions (never deletes).",
+        crontab={"minute": "10", "hour": "0"},
+        expire_seconds=6 * 60 * 60,
+    ),
+    ScheduleEntry(
+        name="ops: archive old workflows",
+        task="apps.ops.tasks.archive_task",
+        description="Move completed/cancelled workflows older than ARCHIVE_AFTER_DAYS to archive.*.",
+        crontab={"minute": "30", "hour": "2"},
+        expire_seconds=6 * 60 * 60,
+    ),
+    ScheduleEntry(
+        name="ops: nightly maintenance",
+        task="apps.ops.tasks.maintain_task",
+        description="ANALYZE stale tables, log retention, partition premake, vacuum report.",
+        crontab={"minute": "0", "hour": "3"},
+        expire_seconds=6 * 60 * 60,
+    ),
+    ScheduleEntry(
+        name="ops: beat heartbeat",
+        task="apps.ops.tasks.beat_heartbeat_task",
+        description="Record that beat (and a worker) are alive: ops.Heartbeat 'beat'.",
+        every=timedelta(minutes=1),
+        kwargs={"name": HEARTBEAT_NAME},
+        expire_seconds=50,
+    ),
+)
+
+
+def install_schedule(
+    *, periodic_task, interval_schedule, crontab_schedule, periodic_tasks, now
+) -> list[str]:
+    """Upsert DEFAULT_SCHEDULE by name. Takes the model classes so a data migration can pass its
+    historical models. Keeps `enabled` as staff left it; resets timing, task and kwargs.
+    Bumps PeriodicTasks (what PeriodicTasks.update_changed() does) so a running beat reloads."""
+    changed = []
+    for entry in DEFAULT_SCHEDULE:
+        schedule_fields = {"interval": None, "crontab": None}
+        if entry.every is not None:
+            seconds = int(entry.every.total_seconds())
+            every, period = (
+                (seconds // 60, "minutes") if seconds % 60 == 0 else (seconds, "seconds")
+            )
+            interval = interval_schedule.objects.filter(every=every, period=period).first()
+            schedule_fields["interval"] = interval or interval_schedule.objects.create(
+                every=every, period=period
+            )
+        else:
+            cron = {
+                "minute": "*",
+                "hour": "*",
+                "day_of_week": "*",
+                "day_of_month": "*",
+                "month_of_year": "*",
+                **(entry.crontab or {}),
+            }
+            crontab = crontab_schedule.objects.filter(**cron, timezone="UTC").first()
+            schedule_fields["crontab"] = crontab or crontab_schedule.objects.create(
+                **cron, timezone="UTC"
+            )
+        defaults = {
+            "task": entry.task,
+            "description": entry.description,
+            "kwargs": json.dumps(entry.kwargs, sort_keys=True),
+            "args": "[]",
+            "expire_seconds": entry.expire_seconds,
+            **schedule_fields,
+        }
+        task, created = periodic_task.objects.get_or_create(
+            name=entry.name, defaults={**defaults, "enabled": True}
+        )
+        dirty = []
+        if not created:
+            dirty = [k for k, v in defaults.items() if getattr(task, k) != v]
+            if dirty:
+                for key in dirty:
+                    setattr(task, key, defaults[key])
+                task.save(update_fields=dirty)
+        if created or dirty:
+            changed.append(entry.name)
+    periodic_tasks.objects.update_or_create(ident=1, defaults={"last_update": now})
+    return changed

@@ -1,0 +1,134 @@
+"""Reads for the ops app: catalog state, freshness, archive candidates, maintenance reports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import connection
+from django.utils import timezone
+
+from . import queries
+from .matviews import REGISTRY, MatviewSpec
+from .models import Heartbeat, MatviewRefresh, Outcome
+
+
+def _fetchall_dicts(sql: str, params=None) -> list[dict]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        names = [c.name for c in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+# --- materialized views ------------------------------------------------------------------------
+def matview_is_populated(name: str) -> bool | None:
+    """True/False from pg_class.relispopulated; None if the view does not exist."""
+    with connection.cursor() as cursor:
+        cursor.execute(queries.MATVIEW_POPULATED, [name])
+        row = cursor.fetchone()
+    return None if row is None else bool(row[0])
+
+
+@dataclass(frozen=True)
+class MatviewFreshness:
+    spec: MatviewSpec
+    last_success: MatviewRefresh | None
+    last_attempt: MatviewRefresh | None
+
+    @property
+    def age(self) -> timedelta | None:
+        if self.last_success is None:
+            return None
+        return timezone.now() - self.last_success.finished_at
+
+    @property
+    def is_stale(self) -> bool:
+        age = self.age
+        return age is None or age > self.spec.staleness_limit
+
+
+def matview_freshness() -> list[MatviewFreshness]:
+    result = []
+    for spec in REGISTRY.values():
+        log = MatviewRefresh.objects.filter(view_name=spec.name)
+        result.append(
+            MatviewFreshness(
+                spec=spec,
+                last_success=log.filter(outcome=Outcome.SUCCESS).order_by("-started_at").first(),
+                last_attempt=log.order_by("-started_at").first(),
+            )
+        )
+    return result
+
+
+# --- heartbeat ----------------------------------------------------------------------------------
+def heartbeat_age(name: str = "beat") -> timedelta | None:
+    beat_at = Heartbeat.objects.filter(name=name).values_list("beat_at", flat=True).first()
+    return None if beat_at is None else timezone.now() - beat_at
+
+
+# --- archive ------------------------------------------------------------------------------------
+def table_columns(table: str) -> list[tuple[str, str]]:
+    """(quoted column name, SQL type) of a table, in column order."""
+    with connection.cursor() as cursor:
+        cursor.execute(queries.TABLE_COLUMNS, [table])
+        return list(cursor.fetchall())
+
+
+def archive_workflow_filter() -> str:
+    """WHERE clause (alias `w`, parameter %(cutoff)s) selecting archivable workflows.
+
+    Workflows still referenced from tables the archiver does not move (found through the
+    catalog's foreign keys) are left alone, so a batch never fails on a foreign key.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(queries.FOREIGN_REFERENCES)
+        references = cursor.fetchall()
+    handled = {
+        ("tasks_task", "workflow_id", "workflows_workflow"),
+        ("tasks_task", "parent_id", "tasks_task"),
+        ("tasks_taskdependency", "task_id", "tasks_task"),
+        ("tasks_taskdependency", "depends_on_id", "tasks_task"),
+    }
+    clauses = [queries.ARCHIVE_WORKFLOW_FILTER]
+    for table, column, target in references:
+        if (table, column, target) in handled:
+            continue
+        template = (
+            queries.REFERENCED_BY_WORKFLOW
+            if target == "workflows_workflow"
+            else queries.REFERENCED_BY_TASK
+        )
+        clauses.append(template.format(table=table, column=column))
+    return "\n".join(clauses)
+
+
+@dataclass(frozen=True)
+class ArchiveCounts:
+    workflows: int
+    tasks: int
+    dependencies: int
+
+
+def archive_candidate_counts(*, cutoff: datetime) -> ArchiveCounts:
+    sql = queries.ARCHIVE_COUNT_CANDIDATES.format(filter=archive_workflow_filter())
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {"cutoff": cutoff})
+        workflows, tasks, dependencies = cursor.fetchone()
+    return ArchiveCounts(workflows=workflows, tasks=tasks, dependencies=dependencies)
+
+
+# --- maintenance --------------------------------------------------------------------------------
+def stale_statistics(*, min_rows: int, ratio: float) -> list[dict]:
+    return _fetchall_dicts(queries.STALE_STATISTICS, {"min_rows": min_rows, "ratio": ratio})
+
+
+def partitioned_parents() -> list[dict]:
+    return _fetchall_dicts(queries.PARTITIONED_PARENTS)
+
+
+def vacuum_candidates(*, min_dead: int, ratio: float) -> list[dict]:
+    rows = _fetchall_dicts(queries.VACUUM_CANDIDATES, {"min_dead": min_dead, "ratio": ratio})
+    for row in rows:
+        row["dead_ratio"] = float(row["dead_ratio"])
+    return rows
