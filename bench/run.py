@@ -8,7 +8,9 @@ HERE = Path(__file__).resolve().parent
 
 
 def main(names: list[str]) -> None:
-    scripts = sorted(p for p in HERE.glob("*.py") if not p.name.startswith("_") and p.name != "run.py")
+    scripts = sorted(
+        p for p in HERE.glob("*.py") if not p.name.startswith("_") and p.name != "run.py"
+    )
     if names:
         scripts = [p for p in scripts if p.stem in names]
     for script in scripts:
