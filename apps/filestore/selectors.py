@@ -1,0 +1,109 @@
+"""Reads used by the importer (planning, --dry-run) and by export_tasks."""
+
+from __future__ import annotations
+
+from django.db.models import F
+
+from apps.blueprints.models import Template
+from apps.knowledge.models import Article
+from apps.projects.models import Project
+from apps.tasks.models import Task, TaskDependency
+from apps.workflows.models import Workflow
+
+
+def project_by_name(name: str) -> Project | None:
+    return Project.objects.filter(name__iexact=name).first()
+
+
+def workflow_get(*, project: Project | None, name: str) -> Workflow | None:
+    if project is None:
+        return None
+    return Workflow.objects.filter(project=project, name=name).first()
+
+
+def workflow_dependency_keys(workflow_id: int | None) -> set[tuple[str, str]]:
+    """The workflow's dependencies as (task external_key, depends_on external_key)."""
+    if workflow_id is None:
+        return set()
+    rows = TaskDependency.objects.filter(
+        task__workflow_id=workflow_id,
+        task__external_key__isnull=False,
+        depends_on__external_key__isnull=False,
+    ).values_list("task__external_key", "depends_on__external_key")
+    return set(rows)
+
+
+TASK_COMPARED = (
+    "parent_key",
+    "title",
+    "description",
+    "details",
+    "test_strategy",
+    "status",
+    "priority",
+    "legacy",
+)
+
+
+def workflow_task_states(workflow_id: int | None) -> dict[str, tuple]:
+    """external_key → the compared column values (as the importer writes them)."""
+    if workflow_id is None:
+        return {}
+    rows = (
+        Task.objects.filter(workflow_id=workflow_id, external_key__isnull=False)
+        .annotate(parent_key=F("parent__external_key"))
+        .values_list("external_key", *TASK_COMPARED)
+    )
+    return {row[0]: tuple(row[1:]) for row in rows}
+
+
+def article_state(*, project: Project | None, slug: str) -> tuple | None:
+    if project is None:
+        return None
+    return (
+        Article.objects.filter(project=project, slug=slug)
+        .values_list("title", "content", "content_type")
+        .first()
+    )
+
+
+def template_state(*, name: str, type: str) -> tuple | None:
+    return (
+        Template.objects.filter(name=name, type=type, version="1.0.0")
+        .values_list("content", "category")
+        .first()
+    )
+
+
+def export_workflows(*, project: Project, workflow: str | None = None):
+    qs = Workflow.objects.filter(project=project).order_by("created_at", "id")
+    if workflow is not None:
+        qs = qs.filter(name=workflow)
+    return qs
+
+
+def export_tasks_of(workflow_id: int) -> list[dict]:
+    return list(
+        Task.objects.filter(workflow_id=workflow_id)
+        .order_by("id")
+        .values(
+            "id",
+            "parent_id",
+            "external_key",
+            "title",
+            "description",
+            "details",
+            "test_strategy",
+            "status",
+            "priority",
+            "legacy",
+        )
+    )
+
+
+def export_dependencies_of(workflow_id: int) -> list[tuple[int, int]]:
+    return list(
+        TaskDependency.objects.filter(task__workflow_id=workflow_id)
+        .order_by("id")
+        .values_list("task_id", "depends_on_id")
+    )

@@ -1,0 +1,347 @@
+"""The raw SQL of the importer: batched upserts that the ORM cannot express.
+
+`INSERT … ON CONFLICT (natural key) DO UPDATE … WHERE (columns) IS DISTINCT FROM (excluded …)`
+touches only rows that differ, so a re-run returns nothing for unchanged rows; `RETURNING
+(xmax = 0)` tells created rows from updated ones. Rows go in through COPY into a temporary staging
+table, one batch at a time, inside the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+
+from django.db import connection, models
+from django.db.models import NOT_PROVIDED
+
+from apps.blueprints.models import Template
+from apps.knowledge.models import Article
+from apps.tasks.models import Task, TaskDependency
+from apps.workflows.models import Workflow
+
+TASK_STAGE = "filestore_task_stage"
+DEP_STAGE = "filestore_dependency_stage"
+
+_CREATE_STAGES = f"""
+CREATE TEMP TABLE IF NOT EXISTS {TASK_STAGE} (
+    ord integer, external_key text, parent_key text, title text, description text,
+    details text, test_strategy text, status text, priority smallint, legacy jsonb
+) ON COMMIT DROP;
+CREATE TEMP TABLE IF NOT EXISTS {DEP_STAGE} (task_key text, depends_on_key text) ON COMMIT DROP;
+"""
+
+_UPSERT_TASKS = """
+WITH up AS (
+    INSERT INTO tasks_task AS t (
+        workflow_id, parent_id, external_key, title, description, details, test_strategy,
+        status, priority, legacy{fill_columns}
+    )
+    SELECT %(workflow)s, p.id, s.external_key, s.title, s.description, s.details,
+           s.test_strategy, s.status, s.priority, s.legacy{fill_values}
+    FROM filestore_task_stage s
+    LEFT JOIN tasks_task p ON p.workflow_id = %(workflow)s AND p.external_key = s.parent_key
+    ORDER BY s.ord
+    ON CONFLICT (workflow_id, external_key) DO UPDATE SET
+        parent_id = EXCLUDED.parent_id, title = EXCLUDED.title,
+        description = EXCLUDED.description, details = EXCLUDED.details,
+        test_strategy = EXCLUDED.test_strategy, status = EXCLUDED.status,
+        priority = EXCLUDED.priority, legacy = EXCLUDED.legacy, updated_at = now()
+    WHERE (t.parent_id, t.title, t.description, t.details, t.test_strategy, t.status,
+           t.priority, t.legacy)
+        IS DISTINCT FROM
+          (EXCLUDED.parent_id, EXCLUDED.title, EXCLUDED.description, EXCLUDED.details,
+           EXCLUDED.test_strategy, EXCLUDED.status, EXCLUDED.priority, EXCLUDED.legacy)
+    RETURNING (xmax = 0) AS created
+)
+SELECT count(*) FILTER (WHERE created), count(*) FILTER (WHERE NOT created) FROM up
+"""
+
+_INSERT_DEPENDENCIES = """
+WITH ins AS (
+    INSERT INTO tasks_taskdependency (task_id, depends_on_id, type{fill_columns})
+    SELECT a.id, b.id, 'blocks'{fill_values}
+    FROM filestore_dependency_stage s
+    JOIN tasks_task a ON a.workflow_id = %(workflow)s AND a.external_key = s.task_key
+    JOIN tasks_task b ON b.workflow_id = %(workflow)s AND b.external_key = s.depends_on_key
+    ON CONFLICT (task_id, depends_on_id) DO NOTHING
+    RETURNING 1
+)
+SELECT count(*) FROM ins
+"""
+
+_PRUNE_DEPENDENCIES = """
+DELETE FROM tasks_taskdependency d
+USING tasks_task a, tasks_task b
+WHERE d.task_id = a.id AND d.depends_on_id = b.id AND a.workflow_id = %(workflow)s
+  AND (a.external_key, b.external_key) NOT IN (
+      SELECT k.task_key, k.depends_on_key
+      FROM unnest(%(task_keys)s::text[], %(depends_on_keys)s::text[]) AS k(task_key, depends_on_key)
+  )
+"""
+
+_UPSERT_WORKFLOW = """
+WITH up AS (
+    INSERT INTO workflows_workflow AS w (
+        project_id, name, description, status, definition, node_count, tags, metrics{fill_columns}
+    )
+    VALUES (%(project)s, %(name)s, %(description)s, %(status)s,
+            %(definition)s::jsonb, %(node_count)s, %(tags)s::jsonb,
+            jsonb_build_object('filestore', %(filestore)s::jsonb){fill_values})
+    ON CONFLICT (project_id, name) DO UPDATE SET
+        description = EXCLUDED.description,
+        definition = CASE WHEN %(has_definition)s THEN EXCLUDED.definition ELSE w.definition END,
+        node_count = CASE WHEN %(has_definition)s THEN EXCLUDED.node_count ELSE w.node_count END,
+        tags = CASE WHEN %(has_definition)s THEN EXCLUDED.tags ELSE w.tags END,
+        metrics = w.metrics || jsonb_build_object('filestore', EXCLUDED.metrics -> 'filestore'),
+        updated_at = now()
+    WHERE (w.description, w.metrics -> 'filestore',
+           CASE WHEN %(has_definition)s THEN (w.definition, w.node_count, w.tags) END)
+        IS DISTINCT FROM
+          (EXCLUDED.description, EXCLUDED.metrics -> 'filestore',
+           CASE WHEN %(has_definition)s
+                THEN (EXCLUDED.definition, EXCLUDED.node_count, EXCLUDED.tags) END)
+    RETURNING id, (xmax = 0) AS created
+)
+SELECT id, created FROM up
+"""
+
+_UPSERT_ARTICLE = """
+WITH up AS (
+    INSERT INTO knowledge_article AS a (
+        project_id, slug, title, content, content_type, tags, relevance_score{fill_columns}
+    )
+    VALUES (%(project)s, %(slug)s, %(title)s, %(content)s, %(content_type)s,
+            %(tags)s::varchar[], 0.5{fill_values})
+    ON CONFLICT (project_id, slug) DO UPDATE SET
+        title = EXCLUDED.title, content = EXCLUDED.content,
+        content_type = EXCLUDED.content_type, updated_at = now()
+    WHERE (a.title, a.content, a.content_type)
+        IS DISTINCT FROM (EXCLUDED.title, EXCLUDED.content, EXCLUDED.content_type)
+    RETURNING (xmax = 0) AS created
+)
+SELECT created FROM up
+"""
+
+_UPSERT_TEMPLATE = """
+WITH up AS (
+    INSERT INTO blueprints_template AS t (
+        name, type, category, content, tags, version, created_by{fill_columns}
+    )
+    VALUES (%(name)s, %(type)s, %(category)s, %(content)s::jsonb, %(tags)s::varchar[],
+            '1.0.0', %(created_by)s{fill_values})
+    ON CONFLICT (name, type, version) DO UPDATE SET
+        content = EXCLUDED.content, category = EXCLUDED.category, updated_at = now()
+    WHERE (t.content, t.category) IS DISTINCT FROM (EXCLUDED.content, EXCLUDED.category)
+    RETURNING (xmax = 0) AS created
+)
+SELECT created FROM up
+"""
+
+
+_statements: dict[str, tuple[str, dict]] = {}
+
+
+def _statement(
+    template: str, model: type[models.Model], given: tuple[str, ...]
+) -> tuple[str, dict]:
+    """`template` with {fill_columns}/{fill_values} completed by every other NOT NULL-safe column
+    of `model`: its Python default (so columns added to the model later need no change here) or
+    now() for auto_now/auto_now_add timestamps. Returns (sql, parameters for the defaults)."""
+    key = f"{model._meta.label}:{id(template)}"
+    if key not in _statements:
+        columns, values, params = [], [], {}
+        for f in model._meta.concrete_fields:
+            if f.primary_key or f.column in given or getattr(f, "generated", False):
+                continue
+            if getattr(f, "db_default", NOT_PROVIDED) is not NOT_PROVIDED:
+                continue
+            columns.append(f.column)
+            if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False):
+                values.append("now()")
+                continue
+            name = f"default_{f.column}"
+            params[name] = f.get_db_prep_save(f.get_default(), connection)
+            values.append(f"CAST(%({name})s AS {f.db_type(connection)})")
+        sql = template.replace("{fill_columns}", "".join(f", {c}" for c in columns))
+        sql = sql.replace("{fill_values}", "".join(f", {v}" for v in values))
+        _statements[key] = (sql, params)
+    return _statements[key]
+
+
+def _execute(cursor, template: str, model, given: tuple[str, ...], params: dict) -> None:
+    sql, defaults = _statement(template, model, given)
+    cursor.execute(sql, {**defaults, **params})
+
+
+TASK_GIVEN = (
+    "workflow_id",
+    "parent_id",
+    "external_key",
+    "title",
+    "description",
+    "details",
+    "test_strategy",
+    "status",
+    "priority",
+    "legacy",
+)
+DEPENDENCY_GIVEN = ("task_id", "depends_on_id", "type")
+WORKFLOW_GIVEN = (
+    "project_id",
+    "name",
+    "description",
+    "status",
+    "definition",
+    "node_count",
+    "tags",
+    "metrics",
+)
+ARTICLE_GIVEN = (
+    "project_id",
+    "slug",
+    "title",
+    "content",
+    "content_type",
+    "tags",
+    "relevance_score",
+)
+TEMPLATE_GIVEN = ("name", "type", "category", "content", "tags", "version", "created_by")
+
+
+def _outcome(rows: list) -> str:
+    if not rows:
+        return "unchanged"
+    return "created" if rows[0][-1] else "updated"
+
+
+def create_stages() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(_CREATE_STAGES)
+
+
+def upsert_tasks_batch(workflow_id: int, rows: Sequence[tuple]) -> tuple[int, int]:
+    """rows: (ord, external_key, parent_key, title, description, details, test_strategy, status,
+    priority, legacy dict). Parents must be in the database before their subtasks' batch.
+    Returns (created, updated); the rest of the batch was unchanged."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"TRUNCATE {TASK_STAGE}")
+        _copy(
+            cursor,
+            f"COPY {TASK_STAGE} (ord, external_key, parent_key, title, description, details, "
+            "test_strategy, status, priority, legacy) FROM STDIN",
+            ((*row[:9], json.dumps(row[9], ensure_ascii=False)) for row in rows),
+        )
+        _execute(cursor, _UPSERT_TASKS, Task, TASK_GIVEN, {"workflow": workflow_id})
+        created, updated = cursor.fetchone()
+    return created, updated
+
+
+def insert_dependencies_batch(workflow_id: int, edges: Sequence[tuple[str, str]]) -> int:
+    """Insert (task_key, depends_on_key) pairs of one workflow; returns how many were new."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"TRUNCATE {DEP_STAGE}")
+        _copy(cursor, f"COPY {DEP_STAGE} (task_key, depends_on_key) FROM STDIN", edges)
+        _execute(
+            cursor,
+            _INSERT_DEPENDENCIES,
+            TaskDependency,
+            DEPENDENCY_GIVEN,
+            {"workflow": workflow_id},
+        )
+        return cursor.fetchone()[0]
+
+
+def prune_dependencies(workflow_id: int, keep: Sequence[tuple[str, str]]) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _PRUNE_DEPENDENCIES,
+            {
+                "workflow": workflow_id,
+                "task_keys": [a for a, _ in keep],
+                "depends_on_keys": [b for _, b in keep],
+            },
+        )
+        return cursor.rowcount
+
+
+def upsert_workflow(
+    *,
+    project_id: int,
+    name: str,
+    description: str,
+    filestore: dict,
+    definition: dict | None = None,
+    node_count: int = 0,
+    tags: list[str] | None = None,
+    status: str = "draft",
+) -> tuple[int | None, str]:
+    """Returns (id or None when unchanged, outcome)."""
+    with connection.cursor() as cursor:
+        _execute(
+            cursor,
+            _UPSERT_WORKFLOW,
+            Workflow,
+            WORKFLOW_GIVEN,
+            {
+                "project": project_id,
+                "name": name,
+                "description": description,
+                "status": status,
+                "definition": json.dumps(definition or {}),
+                "has_definition": definition is not None,
+                "node_count": node_count,
+                "tags": json.dumps(tags or []),
+                "filestore": json.dumps(filestore),
+            },
+        )
+        rows = cursor.fetchall()
+    return (rows[0][0] if rows else None), _outcome(rows)
+
+
+def upsert_article(
+    *, project_id: int, slug: str, title: str, content: str, content_type: str, tags: list[str]
+) -> str:
+    with connection.cursor() as cursor:
+        _execute(
+            cursor,
+            _UPSERT_ARTICLE,
+            Article,
+            ARTICLE_GIVEN,
+            {
+                "project": project_id,
+                "slug": slug,
+                "title": title,
+                "content": content,
+                "content_type": content_type,
+                "tags": tags,
+            },
+        )
+        return _outcome(cursor.fetchall())
+
+
+def upsert_template(
+    *, name: str, type: str, category: str, content: dict, tags: list[str], created_by: str
+) -> str:
+    with connection.cursor() as cursor:
+        _execute(
+            cursor,
+            _UPSERT_TEMPLATE,
+            Template,
+            TEMPLATE_GIVEN,
+            {
+                "name": name,
+                "type": type,
+                "category": category,
+                "content": json.dumps(content),
+                "tags": tags,
+                "created_by": created_by,
+            },
+        )
+        return _outcome(cursor.fetchall())
+
+
+def _copy(cursor, statement: str, rows: Iterable[Sequence]) -> None:
+    raw = cursor.cursor if hasattr(cursor, "cursor") else cursor
+    with raw.copy(statement) as copy:
+        for row in rows:
+            copy.write_row(row)
