@@ -27,7 +27,7 @@ def audit_action_record(
     request bound by AuditContextMiddleware, if any.
     """
     action_name = required_text(action_name, what="Audit action_name", max_length=100)
-    details = json_object(details, what="Audit details")
+    details = json_object(details, what="Audit details", allow_none=False)
     AuditEvent.objects.create(
         table_name=required_text(target, what="Audit target", max_length=100),
         row_pk=required_text(str(target_pk), what="Audit target_pk", max_length=64),

@@ -34,8 +34,8 @@ def optional_id(value: Any, *, what: str) -> int | None:
     return value
 
 
-def json_object(value: Any, *, what: str) -> dict:
-    if value is None:
+def json_object(value: Any, *, what: str, allow_none: bool = True) -> dict:
+    if value is None and allow_none:
         return {}
     if not isinstance(value, dict):
         raise ValidationError(f"{what} must be a JSON object (dict), got {type(value).__name__}")
