@@ -34,7 +34,7 @@ class Template(TimeStampedModel):
 
     class Meta:
         ordering = ["name", "type", "-version"]
-        triggers = [triggers.set_updated_at()]
+        triggers = [triggers.set_updated_at(), *triggers.audit_triggers("blueprints_template")]
         constraints = [
             models.UniqueConstraint(
                 fields=["name", "type", "version"], name="template_name_type_version_unique"

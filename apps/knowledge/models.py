@@ -47,7 +47,7 @@ class Article(TimeStampedModel):
 
     class Meta:
         ordering = ["-relevance_score", "title"]
-        triggers = [triggers.set_updated_at()]
+        triggers = [triggers.set_updated_at(), *triggers.audit_triggers("knowledge_article")]
         constraints = [
             models.UniqueConstraint(
                 fields=["project", "slug"],

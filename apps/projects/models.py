@@ -25,7 +25,7 @@ class Project(TimeStampedModel):
 
     class Meta:
         ordering = ["name"]
-        triggers = [triggers.set_updated_at()]
+        triggers = [triggers.set_updated_at(), *triggers.audit_triggers("projects_project")]
         constraints = [
             models.UniqueConstraint(
                 Lower("name"),

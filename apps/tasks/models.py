@@ -186,6 +186,7 @@ class Task(TimeStampedModel):
                 pgtrigger.Referencing(old="old_rows"),
                 [_OLD],
             ),
+            *triggers.audit_triggers("tasks_task"),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -245,6 +246,7 @@ class TaskDependency(models.Model):
                 ],
                 func=_NO_CYCLES,
             ),
+            *triggers.audit_triggers("tasks_taskdependency"),
         ]
         constraints = [
             models.UniqueConstraint(

@@ -81,6 +81,7 @@ class Workflow(TimeStampedModel):
                 label_column="name",
                 extra_body=_WORKFLOW_TIMESTAMPS,
             ),
+            *triggers.audit_triggers("workflows_workflow"),
         ]
         constraints = [
             models.UniqueConstraint(
