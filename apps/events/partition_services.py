@@ -19,6 +19,7 @@ from .partitions import (
     ARCHIVE_SCHEMA,
     DEFAULT_LOCK_TIMEOUT,
     PartitionPolicy,
+    describe_delta,
     partition_list,
     policy_list,
     truncate,
@@ -80,6 +81,22 @@ def partitions_create(
         key = config.model._meta.get_field(config.model._partitioning_meta.key[0]).column
         for partition in config.strategy.to_create():
             name = f"{table}_{partition.name()}"
+            if not hasattr(partition, "start_datetime"):  # not a time range: match by name only
+                if any(p.name == name for p in existing):
+                    continue
+                actions.append(
+                    PartitionAction(
+                        config.model.__name__,
+                        table,
+                        name,
+                        "create",
+                        None,
+                        None,
+                        "blocked",
+                        "not a time partition: use pgpartition",
+                    )
+                )
+                continue
             start = partition.start_datetime.replace(tzinfo=UTC)
             end = partition.end_datetime.replace(tzinfo=UTC)
             action = PartitionAction(
@@ -169,7 +186,7 @@ def partitions_detach(
                 part.range_from,
                 part.range_to,
                 "planned",
-                f"older than {cutoff:%Y-%m-%d} (retention {_human(retention)})",
+                f"older than {cutoff:%Y-%m-%d} (retention {describe_delta(retention)})",
             )
             if apply:
                 try:
@@ -196,12 +213,3 @@ def _reason(exc: DatabaseError) -> str:
     if _is_lock_timeout(exc):
         return "lock_timeout: the parent table is busy; retry later"
     return str(exc).strip().splitlines()[0]
-
-
-def _human(delta) -> str:
-    parts = [
-        f"{value} {name}"
-        for name in ("years", "months", "days")
-        if (value := getattr(delta, name, 0))
-    ]
-    return " ".join(parts) or str(delta)

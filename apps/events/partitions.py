@@ -47,6 +47,18 @@ def truncate(moment: datetime, unit: Unit) -> datetime:
     return start.replace(day=1) if unit == "months" else start
 
 
+def describe_delta(delta: relativedelta | None) -> str:
+    """'1 year', '30 days', … for messages; 'none' for no retention."""
+    if delta is None:
+        return "none"
+    parts = [
+        f"{value} {name if value != 1 else name[:-1]}"
+        for name in ("years", "months", "days")
+        if (value := getattr(delta, name, 0))
+    ]
+    return " ".join(parts) or str(delta)
+
+
 def step(unit: Unit, n: int = 1) -> relativedelta:
     return relativedelta(months=n) if unit == "months" else relativedelta(days=n)
 

@@ -237,3 +237,20 @@ def test_detach_gives_up_on_lock_timeout_instead_of_waiting():
     assert len([p for p in partitions.partition_list("events_event") if not p.is_default]) == len(
         actions
     )
+
+
+def test_create_command_apply_twice_second_is_a_noop(capsys):
+    missing = _drop_last_month_partition()
+    call_command("partitions", "create", "--apply", "--json")
+    first = json.loads(capsys.readouterr().out)
+    assert [(a["partition"], a["status"]) for a in first["actions"]] == [(missing.name, "done")]
+    call_command("partitions", "create", "--apply", "--json")
+    assert json.loads(capsys.readouterr().out) == {"apply": True, "actions": []}
+
+
+def test_detach_command_dry_run_lists_without_detaching(capsys):
+    old_name, _ = _make_old_event_partition(months_ago=13)
+    call_command("partitions", "detach")
+    out = capsys.readouterr().out
+    assert f"planned  detach {old_name}" in out and "(retention 1 year)" in out
+    assert old_name in {p.name for p in partitions.partition_list("events_event")}

@@ -39,7 +39,7 @@ class Command(BaseCommand):
             table = config.model._meta.db_table
             tables[table] = {
                 "model": config.model._meta.label,
-                "retention": str(getattr(config, "retention", None)),
+                "retention": partitions.describe_delta(getattr(config, "retention", None)),
                 "partitions": [p.as_dict() for p in partitions.partition_list(table, using)],
             }
         alarms = [r.as_dict() for r in partitions.default_partition_rows(using)]
@@ -50,8 +50,15 @@ class Command(BaseCommand):
                 self.stdout.write(f"{table} ({info['model']}, retention {info['retention']})")
                 for p in info["partitions"]:
                     rows = "?" if p["row_estimate"] is None else p["row_estimate"]
+                    span = (
+                        "DEFAULT"
+                        if p["is_default"]
+                        else f"[{p['range_from'][:10]} .. {p['range_to'][:10]})"
+                        if p["range_from"] and p["range_to"]
+                        else p["bound"]
+                    )
                     self.stdout.write(
-                        f"  {p['name']:<44} {p['bound']:<80} ~{rows} rows {p['total_bytes']} B"
+                        f"  {p['name']:<40} {span:<28} ~{rows} rows, {p['total_bytes']} bytes"
                     )
             for alarm in alarms:
                 self.stderr.write(
