@@ -1,0 +1,136 @@
+"""The admin's "Database" section: custom pages on a table-less model, plus check/result admins."""
+
+from django.contrib import admin
+from django.http import HttpRequest
+from django.shortcuts import redirect
+from django.urls import path
+
+from ..models import DatabaseHealth, DataQualityCheck, DataQualityResult, Finding
+from . import views
+
+VIEW_PERM = "dbhealth.view_databasehealth"
+
+
+@admin.register(DatabaseHealth)
+class DatabaseHealthAdmin(admin.ModelAdmin):
+    """Entry in the admin index; its changelist is the Overview page."""
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(VIEW_PERM)
+
+    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
+        return request.user.has_perm(VIEW_PERM)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        views.require(request, VIEW_PERM)
+        return redirect("admin:dbhealth_overview")
+
+    def get_urls(self):
+        def wrap(view):
+            def inner(request, *args, **kwargs):
+                return view(request, self, *args, **kwargs)
+
+            return self.admin_site.admin_view(inner)
+
+        pages = [
+            path("overview/", wrap(views.overview), name="dbhealth_overview"),
+            path("indexes/", wrap(views.indexes), name="dbhealth_indexes"),
+            path("index-usage/", wrap(views.index_usage), name="dbhealth_index_usage"),
+            path("tables/", wrap(views.tables), name="dbhealth_tables"),
+            path("queries/", wrap(views.queries), name="dbhealth_queries"),
+            path("activity/", wrap(views.activity), name="dbhealth_activity"),
+            path(
+                "activity/<int:pid>/<str:action>/",
+                wrap(views.activity_signal),
+                name="dbhealth_activity_signal",
+            ),
+            path("matviews/", wrap(views.matviews), name="dbhealth_matviews"),
+            path("matviews/refresh/", wrap(views.matview_refresh), name="dbhealth_matview_refresh"),
+            path("quality/", wrap(views.quality), name="dbhealth_quality"),
+            path("quality/run/", wrap(views.quality_run), name="dbhealth_quality_run"),
+            path("quality/<int:pk>/", wrap(views.quality_check), name="dbhealth_quality_check"),
+            path("findings/", wrap(views.findings), name="dbhealth_findings"),
+            path(
+                "findings/<int:pk>/<str:action>/",
+                wrap(views.finding_action),
+                name="dbhealth_finding_action",
+            ),
+        ]
+        return pages + super().get_urls()
+
+
+@admin.register(DataQualityCheck)
+class DataQualityCheckAdmin(admin.ModelAdmin):
+    list_display = (
+        "name",
+        "kind",
+        "target_table",
+        "target_column",
+        "severity",
+        "threshold",
+        "enabled",
+    )
+    list_filter = ("kind", "severity", "enabled")
+    search_fields = ("name", "target_table")
+    fields = (
+        "name",
+        "kind",
+        "description",
+        "target_table",
+        "target_column",
+        "params",
+        "threshold",
+        "severity",
+        "enabled",
+    )
+
+
+@admin.register(DataQualityResult)
+class DataQualityResultAdmin(admin.ModelAdmin):
+    list_display = (
+        "check_ref",
+        "ran_at",
+        "passed",
+        "failed_count",
+        "total",
+        "duration_ms",
+        "error",
+    )
+    list_filter = ("passed",)
+    list_select_related = ("check_ref",)
+    raw_id_fields = ("check_ref",)
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Finding)
+class FindingAdmin(admin.ModelAdmin):
+    """Read-only list; resolve and snooze live on the Findings page (who, when, note)."""
+
+    list_display = ("title", "severity", "status", "kind", "last_seen", "snoozed_until")
+    list_filter = ("status", "severity", "kind")
+    search_fields = ("key", "title")
+    list_select_related = ("resolved_by",)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,335 @@
+"""Custom admin pages of the Database section (thin: permission → selector/service → template).
+
+Shape of `UserAdmin.user_change_password`: `admin_site.admin_view` (login + staff), an explicit
+permission check here, `each_context`, `TemplateResponse`. Pages never run DDL.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.contrib import messages
+from django.core.cache import cache
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponseNotAllowed
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.utils import timezone
+
+from apps.core import request_context
+
+from .. import conf, selectors, services
+from ..models import DataQualityCheck, Finding, FindingStatus
+
+VIEW_PERM = "dbhealth.view_databasehealth"
+
+TABS = [
+    ("overview", "Overview"),
+    ("indexes", "Index usage"),
+    ("index_usage", "Index usage over time"),
+    ("tables", "Tables and partitions"),
+    ("queries", "Slow queries"),
+    ("activity", "Activity and locks"),
+    ("matviews", "Materialized views"),
+    ("quality", "Data quality"),
+    ("findings", "Findings"),
+]
+
+
+def require(request: HttpRequest, *perms: str) -> None:
+    for perm in (VIEW_PERM, *perms):
+        if not request.user.has_perm(perm):
+            raise PermissionDenied
+
+
+def _render(request, model_admin, tab: str, template: str, context: dict, title: str | None = None):
+    request.current_app = model_admin.admin_site.name
+    ctx = {
+        **model_admin.admin_site.each_context(request),
+        "title": title or dict(TABS)[tab],
+        "tabs": TABS,
+        "tab": tab,
+        "opts": model_admin.model._meta,
+        "perms_dbh": {
+            "cancel": request.user.has_perm("dbhealth.cancel_backend"),
+            "terminate": request.user.has_perm("dbhealth.terminate_backend"),
+            "refresh": request.user.has_perm("dbhealth.refresh_matview"),
+            "manage": request.user.has_perm("dbhealth.manage_finding"),
+            "run": request.user.has_perm("dbhealth.run_quality_checks"),
+        },
+        **context,
+    }
+    return TemplateResponse(request, f"admin/dbhealth/{template}", ctx)
+
+
+def _refresh(request) -> bool:
+    return request.GET.get("refresh") == "1"
+
+
+def _request_id(request) -> str | None:
+    return request_context.current().request_id or request.headers.get("X-Request-ID")
+
+
+# --- read pages ----------------------------------------------------------------------------
+
+
+def overview(request, model_admin):
+    require(request)
+    report = selectors.cached("overview", selectors.overview_report, refresh=_refresh(request))
+    states = report["connections"]
+    top = max((s["count"] for s in states), default=1) or 1
+    for s in states:
+        s["ratio"] = s["count"] / top
+    xid_ratio = (report["oldest_xid_age"] or 0) / 2_000_000_000
+    return _render(
+        request,
+        model_admin,
+        "overview",
+        "overview.html",
+        {
+            "report": report,
+            "xid_ratio": xid_ratio,
+            "open_counts": selectors.findings_open_counts(),
+        },
+        title="Database overview",
+    )
+
+
+def indexes(request, model_admin):
+    require(request)
+    report = selectors.cached("indexes", selectors.index_report, refresh=_refresh(request))
+    flag = request.GET.get("flag", "")
+    q = request.GET.get("q", "").strip().lower()
+    rows = report["indexes"]
+    if flag:
+        rows = [r for r in rows if flag in r["flags"]]
+    if q:
+        rows = [
+            r for r in rows if q in r["qualified_name"].lower() or q in r["qualified_table"].lower()
+        ]
+    rows = sorted(rows, key=lambda r: (not r["flags"], -r["size_bytes"]))
+    return _render(
+        request,
+        model_admin,
+        "indexes",
+        "indexes.html",
+        {
+            "report": report,
+            "rows": rows[:1000],
+            "truncated": len(rows) > 1000,
+            "flag": flag,
+            "q": q,
+        },
+    )
+
+
+def index_usage(request, model_admin):
+    require(request)
+    series = selectors.index_history()
+    return _render(
+        request,
+        model_admin,
+        "index_usage",
+        "index_usage.html",
+        {"series": series, "points": conf.get("SPARKLINE_POINTS")},
+    )
+
+
+def tables(request, model_admin):
+    require(request)
+    report = selectors.cached("tables", selectors.table_report, refresh=_refresh(request))
+    expand = request.GET.get("expand")
+    partitions = []
+    expanded = None
+    page = max(int(request.GET.get("page", "1") or 1), 1)
+    if expand and expand.isdigit():
+        expanded = next((t for t in report["tables"] if t["oid"] == int(expand)), None)
+        if expanded is None:
+            raise Http404("no such partitioned table")
+        partitions = selectors.table_partitions(int(expand), page=page)
+    return _render(
+        request,
+        model_admin,
+        "tables",
+        "tables.html",
+        {
+            "report": report,
+            "expanded": expanded,
+            "partitions": partitions,
+            "page": page,
+            "next_page": page + 1 if len(partitions) == 200 else None,
+        },
+    )
+
+
+def queries(request, model_admin):
+    require(request)
+    order = request.GET.get("order", "total")
+    if order not in ("total", "mean", "calls"):
+        order = "total"
+    report = selectors.cached(
+        f"queries:{order}", lambda: selectors.query_report(order), refresh=_refresh(request)
+    )
+    return _render(request, model_admin, "queries", "queries.html", {"report": report})
+
+
+def activity(request, model_admin):
+    require(request)
+    # Live by nature: cached for a few seconds only.
+    report = selectors.cached(
+        "activity", selectors.activity_report, refresh=_refresh(request), ttl=5
+    )
+    return _render(request, model_admin, "activity", "activity.html", {"report": report})
+
+
+def matviews(request, model_admin):
+    require(request)
+    report = selectors.cached("matviews", selectors.matview_report, refresh=_refresh(request))
+    return _render(request, model_admin, "matviews", "matviews.html", {"report": report})
+
+
+def quality(request, model_admin):
+    require(request)
+    report = selectors.quality_report()
+    return _render(request, model_admin, "quality", "quality.html", {"report": report})
+
+
+def quality_check(request, model_admin, pk: int):
+    require(request)
+    check = get_object_or_404(DataQualityCheck, pk=pk)
+    results = list(check.results.order_by("-ran_at")[:100])
+    chart = list(reversed(results))
+    return _render(
+        request,
+        model_admin,
+        "quality",
+        "quality_check.html",
+        {
+            "check": check,
+            "results": results,
+            "chart_values": [r.failed_count for r in chart],
+            "chart_flags": [not r.passed for r in chart],
+            "last": results[0] if results else None,
+        },
+        title=f"Data-quality check {check.name}",
+    )
+
+
+def findings(request, model_admin):
+    require(request)
+    # One sync per TTL (or on demand): upserts, auto-resolves and reopens by key.
+    if _refresh(request) or cache.add(
+        selectors.CACHE_PREFIX + "findings-synced", 1, conf.get("PAGE_CACHE_SECONDS")
+    ):
+        services.findings_refresh()
+    show = request.GET.get("show", "open")
+    items = selectors.finding_list(include_closed=show == "all")
+    return _render(
+        request,
+        model_admin,
+        "findings",
+        "findings.html",
+        {
+            "items": items,
+            "show": show,
+            "open_counts": selectors.findings_open_counts(),
+            "snooze_choices": [(1, "1 day"), (7, "7 days"), (30, "30 days"), (90, "90 days")],
+        },
+    )
+
+
+# --- actions (POST, own permission, confirmation where destructive) -------------------------
+
+
+def activity_signal(request, model_admin, pid: int, action: str):
+    if action not in ("cancel", "terminate"):
+        raise Http404
+    require(request, f"dbhealth.{action}_backend")
+    from .. import catalog
+
+    backend = catalog.backend(pid)
+    if request.method == "POST":
+        if backend is None or backend["is_self"]:
+            messages.error(request, f"Backend {pid} is gone or cannot be signalled.")
+        else:
+            ok = services.backend_signal(
+                pid=pid, action=action, actor_id=request.user.pk, request_id=_request_id(request)
+            )
+            level = messages.SUCCESS if ok else messages.WARNING
+            messages.add_message(
+                request,
+                level,
+                f"{action.title()} {'sent to' if ok else 'failed for'} backend {pid}.",
+            )
+        return redirect("admin:dbhealth_activity")
+    if backend is None:
+        raise Http404("no such backend in this database")
+    return _render(
+        request,
+        model_admin,
+        "activity",
+        "confirm_signal.html",
+        {"backend": backend, "action": action},
+        title=f"{action.title()} backend {pid}?",
+    )
+
+
+def matview_refresh(request, model_admin):
+    require(request, "dbhealth.refresh_matview")
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    name = request.POST.get("name", "")
+    try:
+        task_id = services.matview_refresh_enqueue(
+            name=name, actor_id=request.user.pk, request_id=_request_id(request)
+        )
+    except LookupError as exc:
+        messages.error(request, str(exc))
+    except Exception as exc:  # broker down
+        messages.error(request, f"Could not enqueue the refresh of {name}: {exc}")
+    else:
+        messages.success(request, f"Refresh of {name} enqueued (task {task_id}).")
+    return redirect("admin:dbhealth_matviews")
+
+
+def quality_run(request, model_admin):
+    require(request, "dbhealth.run_quality_checks")
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    name = request.POST.get("name") or None
+    results = services.dataquality_run(names=[name] if name else None)
+    failed = sum(1 for r in results if not r.passed)
+    messages.info(request, f"Ran {len(results)} check(s): {failed} failed.")
+    if name and results:
+        return redirect("admin:dbhealth_quality_check", pk=results[0].check_ref_id)
+    return redirect("admin:dbhealth_quality")
+
+
+def finding_action(request, model_admin, pk: int, action: str):
+    if action not in ("resolve", "snooze"):
+        raise Http404
+    require(request, "dbhealth.manage_finding")
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    finding = get_object_or_404(Finding, pk=pk)
+    note = request.POST.get("note", "").strip()[:1000]
+    if action == "resolve":
+        services.finding_resolve(finding=finding, user_id=request.user.pk, note=note)
+        messages.success(request, f"Resolved: {finding.title}")
+    else:
+        try:
+            days = int(request.POST.get("days", "7"))
+        except ValueError:
+            days = 7
+        until = timezone.now() + timedelta(days=min(max(days, 1), 365))
+        services.finding_snooze(finding=finding, user_id=request.user.pk, until=until, note=note)
+        messages.success(request, f"Snoozed until {until:%Y-%m-%d}: {finding.title}")
+    return redirect(
+        f"{_findings_url()}?show={'all' if finding.status != FindingStatus.OPEN else 'open'}"
+    )
+
+
+def _findings_url() -> str:
+    from django.urls import reverse
+
+    return reverse("admin:dbhealth_findings")

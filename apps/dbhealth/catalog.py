@@ -1,0 +1,639 @@
+"""Every SQL statement of the Database section lives here (catalog reads, signals, data-quality SQL).
+
+Rules: each statement runs inside its own short transaction with `SET LOCAL statement_timeout`
+(and `lock_timeout`), carries a LIMIT, and returns plain dicts. Identifiers that come from data
+(table and column names of data-quality checks) are only ever composed with `psycopg.sql`
+after being checked against the live catalog (`table_columns`). Nothing here runs DDL.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from django.db import connections, transaction
+from psycopg import sql
+
+USER_SCHEMAS = (
+    "n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%%'"
+)
+DEFAULT_TIMEOUT_MS = 5_000
+MAX_ROWS = 20_000
+
+
+class CatalogError(Exception):
+    pass
+
+
+def _as_string(query: sql.Composable, using: str) -> str:
+    conn = connections[using]
+    conn.ensure_connection()
+    return query.as_string(conn.connection)
+
+
+def fetch(
+    query: str | sql.Composable,
+    params: Sequence[Any] | None = None,
+    *,
+    timeout_ms: int = DEFAULT_TIMEOUT_MS,
+    read_only: bool = False,
+    using: str = "default",
+) -> list[dict[str, Any]]:
+    """Run one statement in its own (sub)transaction with a statement timeout; rows as dicts."""
+    if isinstance(query, sql.Composable):
+        query = _as_string(query, using)
+    result: list[dict[str, Any]] = []
+    try:
+        # Always rolled back: nothing here writes, and a rollback (of the transaction or of the
+        # savepoint when called inside one) undoes the SET LOCAL / READ ONLY settings too.
+        with transaction.atomic(using=using), connections[using].cursor() as cursor:
+            if read_only:
+                cursor.execute("SET TRANSACTION READ ONLY")
+            cursor.execute(
+                "SELECT set_config('statement_timeout', %s, true)", [str(int(timeout_ms))]
+            )
+            cursor.execute("SELECT set_config('lock_timeout', '1000', true)")
+            cursor.execute(query, params)
+            if cursor.description is not None:
+                names = [c.name for c in cursor.description]
+                result = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+            raise _RollBack
+    except _RollBack:
+        pass
+    return result
+
+
+class _RollBack(Exception):
+    pass
+
+
+def fetch_one(query, params=None, **kwargs) -> dict[str, Any] | None:
+    rows = fetch(query, params, **kwargs)
+    return rows[0] if rows else None
+
+
+# --- overview ------------------------------------------------------------------------------
+
+
+def database_overview() -> dict[str, Any]:
+    return (
+        fetch_one(
+            """
+        SELECT current_database() AS database,
+               pg_database_size(current_database()) AS size_bytes,
+               (SELECT setting FROM pg_settings WHERE name = 'server_version') AS server_version,
+               (SELECT stats_reset FROM pg_stat_database WHERE datname = current_database()) AS stats_reset,
+               (SELECT age(datfrozenxid) FROM pg_database WHERE datname = current_database()) AS datfrozenxid_age,
+               (SELECT setting::bigint FROM pg_settings WHERE name = 'autovacuum_freeze_max_age') AS freeze_max_age,
+               (SELECT setting::int FROM pg_settings WHERE name = 'max_connections') AS max_connections,
+               (SELECT sum(heap_blks_hit)::float8 / NULLIF(sum(heap_blks_hit) + sum(heap_blks_read), 0)
+                  FROM pg_statio_user_tables) AS heap_hit_ratio,
+               (SELECT sum(idx_blks_hit)::float8 / NULLIF(sum(idx_blks_hit) + sum(idx_blks_read), 0)
+                  FROM pg_statio_user_indexes) AS index_hit_ratio,
+               now() AS now
+        LIMIT 1
+        """
+        )
+        or {}
+    )
+
+
+def connection_states() -> list[dict[str, Any]]:
+    return fetch(
+        """
+        SELECT coalesce(state, backend_type) AS state, count(*)::int AS count
+        FROM pg_stat_activity
+        WHERE datname = current_database()
+        GROUP BY 1 ORDER BY 2 DESC LIMIT 50
+        """
+    )
+
+
+def transaction_extremes() -> dict[str, Any]:
+    return (
+        fetch_one(
+            """
+        SELECT extract(epoch FROM max(now() - xact_start))::float8 AS longest_xact_seconds,
+               (SELECT pid FROM pg_stat_activity
+                 WHERE datname = current_database() AND xact_start IS NOT NULL
+                   AND pid <> pg_backend_pid() AND backend_type = 'client backend'
+                 ORDER BY xact_start LIMIT 1) AS longest_xact_pid,
+               max(age(backend_xmin))::bigint AS oldest_xmin_age
+        FROM pg_stat_activity
+        WHERE datname = current_database() AND pid <> pg_backend_pid()
+          AND backend_type = 'client backend'
+        LIMIT 1
+        """
+        )
+        or {}
+    )
+
+
+# --- indexes ---------------------------------------------------------------------------------
+
+# One row per index a human manages: plain indexes and partitioned (parent) indexes; leaf
+# indexes of partitions are summed into their root index (scans, tuples, size).
+INDEXES_SQL = f"""
+WITH leaf AS (
+    SELECT pg_partition_root(s.indexrelid) AS root,
+           sum(s.idx_scan)::bigint AS idx_scan, sum(s.idx_tup_read)::bigint AS idx_tup_read,
+           sum(pg_relation_size(s.indexrelid))::bigint AS size_bytes, count(*)::int AS parts
+    FROM pg_stat_user_indexes s
+    JOIN pg_class ic ON ic.oid = s.indexrelid
+    WHERE ic.relispartition
+    GROUP BY 1
+)
+SELECT i.indexrelid::bigint AS oid,
+       n.nspname AS schema, t.relname AS table, ic.relname AS name,
+       t.relkind AS table_kind, ic.relkind AS index_kind,
+       am.amname AS method,
+       i.indisunique AS is_unique, i.indisprimary AS is_primary, i.indisvalid AS is_valid,
+       i.indnkeyatts::int AS nkeyatts,
+       i.indkey::int2[] AS keys, i.indclass::oid[]::bigint[] AS opclasses,
+       i.indcollation::oid[]::bigint[] AS collations, i.indoption::int2[] AS options,
+       pg_get_expr(i.indexprs, i.indrelid) AS expressions,
+       pg_get_expr(i.indpred, i.indrelid) AS predicate,
+       pg_get_indexdef(i.indexrelid) AS definition,
+       (SELECT array_agg(a.attname ORDER BY k.ord)
+          FROM unnest(i.indkey::int2[]) WITH ORDINALITY k(attnum, ord)
+          LEFT JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum) AS columns,
+       con.conname AS constraint_name, con.contype AS constraint_type,
+       CASE WHEN ic.relkind = 'I' THEN coalesce(leaf.idx_scan, 0) ELSE coalesce(s.idx_scan, 0) END AS idx_scan,
+       CASE WHEN ic.relkind = 'I' THEN coalesce(leaf.idx_tup_read, 0) ELSE coalesce(s.idx_tup_read, 0) END AS idx_tup_read,
+       CASE WHEN ic.relkind = 'I' THEN coalesce(leaf.size_bytes, 0) ELSE pg_relation_size(i.indexrelid) END AS size_bytes,
+       coalesce(leaf.parts, 0) AS partitions,
+       EXISTS (SELECT 1 FROM pg_stat_progress_create_index p WHERE p.index_relid = i.indexrelid) AS being_built
+FROM pg_index i
+JOIN pg_class ic ON ic.oid = i.indexrelid
+JOIN pg_class t ON t.oid = i.indrelid
+JOIN pg_namespace n ON n.oid = t.relnamespace
+JOIN pg_am am ON am.oid = ic.relam
+LEFT JOIN pg_stat_user_indexes s ON s.indexrelid = i.indexrelid
+LEFT JOIN leaf ON leaf.root = i.indexrelid
+LEFT JOIN pg_constraint con ON con.conindid = i.indexrelid AND con.contype IN ('p', 'u', 'x')
+WHERE {USER_SCHEMAS} AND NOT ic.relispartition AND t.relkind IN ('r', 'p', 'm')
+ORDER BY n.nspname, t.relname, ic.relname
+LIMIT %s
+"""
+
+
+def indexes(limit: int = MAX_ROWS) -> list[dict[str, Any]]:
+    return fetch(INDEXES_SQL, [limit], timeout_ms=10_000)
+
+
+FOREIGN_KEYS_SQL = f"""
+SELECT con.oid::bigint AS oid, con.conname AS name, n.nspname AS schema, t.relname AS table,
+       t.relkind AS table_kind,
+       con.conkey::int2[] AS keys,
+       (SELECT array_agg(a.attname ORDER BY k.ord)
+          FROM unnest(con.conkey) WITH ORDINALITY k(attnum, ord)
+          JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum) AS columns,
+       rn.nspname AS ref_schema, rt.relname AS ref_table,
+       pg_relation_size(con.confrelid) AS ref_size_bytes,
+       coalesce(rs.n_live_tup, 0) AS ref_rows
+FROM pg_constraint con
+JOIN pg_class t ON t.oid = con.conrelid
+JOIN pg_namespace n ON n.oid = t.relnamespace
+JOIN pg_class rt ON rt.oid = con.confrelid
+JOIN pg_namespace rn ON rn.oid = rt.relnamespace
+LEFT JOIN pg_stat_user_tables rs ON rs.relid = con.confrelid
+WHERE con.contype = 'f' AND con.conparentid = 0 AND NOT t.relispartition AND {USER_SCHEMAS}
+ORDER BY n.nspname, t.relname, con.conname
+LIMIT %s
+"""
+
+
+def foreign_keys(limit: int = MAX_ROWS) -> list[dict[str, Any]]:
+    return fetch(FOREIGN_KEYS_SQL, [limit], timeout_ms=10_000)
+
+
+# --- tables and partitions -------------------------------------------------------------------
+
+_TABLE_COLUMNS = """
+    sum(pg_relation_size(c.oid))::bigint AS heap_bytes,
+    sum(pg_indexes_size(c.oid))::bigint AS index_bytes,
+    sum(pg_table_size(c.oid) - pg_relation_size(c.oid))::bigint AS toast_bytes,
+    sum(coalesce(s.n_live_tup, 0))::bigint AS live_tuples,
+    sum(coalesce(s.n_dead_tup, 0))::bigint AS dead_tuples,
+    sum(coalesce(s.n_mod_since_analyze, 0))::bigint AS mod_since_analyze,
+    sum(coalesce(s.seq_scan, 0))::bigint AS seq_scan,
+    sum(coalesce(s.idx_scan, 0))::bigint AS idx_scan,
+    max(s.last_vacuum) AS last_vacuum, max(s.last_autovacuum) AS last_autovacuum,
+    max(s.last_analyze) AS last_analyze, max(s.last_autoanalyze) AS last_autoanalyze
+"""
+
+TABLES_SQL = f"""
+WITH rel AS (
+    SELECT c.oid, CASE WHEN c.relispartition THEN pg_partition_root(c.oid) ELSE c.oid END AS root
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE {USER_SCHEMAS} AND c.relkind IN ('r', 'm', 'p')
+)
+SELECT r.root::bigint AS oid, rn.nspname AS schema, rc.relname AS name, rc.relkind AS kind,
+       (count(*) FILTER (WHERE c.relkind <> 'p'))::int - CASE WHEN rc.relkind = 'p' THEN 0 ELSE 1 END AS partitions,
+       {_TABLE_COLUMNS}
+FROM rel r
+JOIN pg_class c ON c.oid = r.oid
+JOIN pg_class rc ON rc.oid = r.root
+JOIN pg_namespace rn ON rn.oid = rc.relnamespace
+LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
+GROUP BY r.root, rn.nspname, rc.relname, rc.relkind
+ORDER BY sum(pg_total_relation_size(c.oid)) DESC, rn.nspname, rc.relname
+LIMIT %s
+"""
+
+
+def tables(limit: int = 2_000) -> list[dict[str, Any]]:
+    """Plain tables and matviews, and partitioned roots summed over all their partitions."""
+    return fetch(TABLES_SQL, [limit], timeout_ms=15_000)
+
+
+PARTITIONS_SQL = f"""
+SELECT c.oid::bigint AS oid, n.nspname AS schema, c.relname AS name, c.relkind AS kind,
+       t.level::int AS level, pg_get_expr(c.relpartbound, c.oid) AS bound,
+       {_TABLE_COLUMNS}
+FROM pg_partition_tree(%s::oid) t
+JOIN pg_class c ON c.oid = t.relid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
+WHERE t.level > 0
+GROUP BY c.oid, n.nspname, c.relname, c.relkind, t.level
+ORDER BY c.relname
+LIMIT %s OFFSET %s
+"""
+
+
+def partitions(root_oid: int, *, limit: int = 500, offset: int = 0) -> list[dict[str, Any]]:
+    return fetch(PARTITIONS_SQL, [root_oid, limit, offset], timeout_ms=10_000)
+
+
+PARTITION_BOUNDS_SQL = f"""
+SELECT p.oid::bigint AS parent_oid, pn.nspname AS parent_schema, p.relname AS parent,
+       pt.partstrat AS strategy,
+       c.oid::bigint AS oid, n.nspname AS schema, c.relname AS name,
+       pg_get_expr(c.relpartbound, c.oid) AS bound,
+       coalesce(s.n_live_tup, 0)::bigint AS live_tuples
+FROM pg_inherits i
+JOIN pg_class p ON p.oid = i.inhparent AND p.relkind = 'p'
+JOIN pg_namespace pn ON pn.oid = p.relnamespace
+JOIN pg_partitioned_table pt ON pt.partrelid = p.oid
+JOIN pg_class c ON c.oid = i.inhrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
+WHERE {USER_SCHEMAS.replace("n.nspname", "pn.nspname")}
+ORDER BY pn.nspname, p.relname, c.relname
+LIMIT %s
+"""
+
+
+def partition_bounds(limit: int = 50_000) -> list[dict[str, Any]]:
+    """Every direct partition of every partitioned table with its bound expression."""
+    return fetch(PARTITION_BOUNDS_SQL, [limit], timeout_ms=10_000)
+
+
+def bound_cast_timestamptz(values: list[str]) -> list[Any]:
+    """Let the server parse range bound literals (any date/timestamp spelling) in one call."""
+    if not values:
+        return []
+    rows = fetch(
+        """
+        SELECT v.ord, CASE WHEN v.val ~ '^\\d{4}-\\d{2}-\\d{2}' THEN v.val::timestamptz END AS ts
+        FROM unnest(%s::text[]) WITH ORDINALITY v(val, ord) ORDER BY v.ord LIMIT %s
+        """,
+        [values, len(values)],
+    )
+    return [r["ts"] for r in rows]
+
+
+def default_partition_rows(schema: str, name: str, cap: int = 100_000) -> int:
+    """Exact row count of one default partition, capped (one page never counts more)."""
+    query = sql.SQL("SELECT count(*)::bigint AS n FROM (SELECT 1 FROM {} LIMIT {}) q").format(
+        sql.Identifier(schema, name), sql.Literal(cap)
+    )
+    row = fetch_one(query, timeout_ms=3_000)
+    return int(row["n"]) if row else 0
+
+
+# --- slow queries ----------------------------------------------------------------------------
+
+
+def pg_stat_statements_status() -> dict[str, Any]:
+    row = fetch_one(
+        """
+        SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements') AS installed,
+               coalesce(current_setting('shared_preload_libraries', true), '') AS preload
+        LIMIT 1
+        """
+    )
+    installed = bool(row and row["installed"])
+    preloaded = bool(row and "pg_stat_statements" in row["preload"])
+    return {"installed": installed, "preloaded": preloaded, "available": installed and preloaded}
+
+
+_QUERY_ORDER = {
+    "total": "total_exec_time DESC",
+    "mean": "mean_exec_time DESC",
+    "calls": "calls DESC",
+}
+
+
+def slow_queries(order: str = "total", limit: int = 50) -> list[dict[str, Any]]:
+    """Top statements of this database; read only (never calls pg_stat_statements_reset)."""
+    order_by = _QUERY_ORDER.get(order, _QUERY_ORDER["total"])
+    return fetch(
+        f"""
+        WITH s AS (
+            SELECT queryid, userid, left(query, 2000) AS query, calls, rows,
+                   total_exec_time, mean_exec_time, max_exec_time,
+                   shared_blks_hit, shared_blks_read,
+                   total_exec_time / NULLIF(sum(total_exec_time) OVER (), 0) AS share
+            FROM pg_stat_statements
+            WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+        )
+        SELECT s.queryid, r.rolname AS username, s.query, s.calls, s.rows,
+               s.total_exec_time AS total_ms, s.mean_exec_time AS mean_ms, s.max_exec_time AS max_ms,
+               s.shared_blks_hit, s.shared_blks_read, coalesce(s.share, 0) AS share
+        FROM s LEFT JOIN pg_roles r ON r.oid = s.userid
+        ORDER BY {order_by} LIMIT %s
+        """,
+        [limit],
+    )
+
+
+# --- activity and locks ----------------------------------------------------------------------
+
+
+def activity(limit: int = 500) -> list[dict[str, Any]]:
+    return fetch(
+        """
+        SELECT pid, usename AS username, application_name, client_addr::text AS client_addr,
+               backend_type, state, wait_event_type, wait_event,
+               backend_start, xact_start, query_start, state_change,
+               extract(epoch FROM now() - xact_start)::float8 AS xact_seconds,
+               extract(epoch FROM now() - query_start)::float8 AS query_seconds,
+               extract(epoch FROM now() - state_change)::float8 AS state_seconds,
+               age(backend_xmin)::bigint AS xmin_age,
+               left(query, 1000) AS query,
+               pg_blocking_pids(pid) AS blocked_by
+        FROM pg_stat_activity
+        WHERE datname = current_database() AND pid <> pg_backend_pid()
+        ORDER BY xact_start NULLS LAST, pid
+        LIMIT %s
+        """,
+        [limit],
+    )
+
+
+def backend(pid: int) -> dict[str, Any] | None:
+    return fetch_one(
+        """
+        SELECT pid, usename AS username, application_name, client_addr::text AS client_addr,
+               backend_type, state, xact_start, query_start, left(query, 1000) AS query,
+               pid = pg_backend_pid() AS is_self
+        FROM pg_stat_activity
+        WHERE datname = current_database() AND pid = %s
+        LIMIT 1
+        """,
+        [pid],
+    )
+
+
+def backend_signal(pid: int, action: str) -> bool:
+    """pg_cancel_backend / pg_terminate_backend on one client backend of this database."""
+    function = {"cancel": "pg_cancel_backend", "terminate": "pg_terminate_backend"}[action]
+    row = fetch_one(
+        f"""
+        SELECT {function}(pid) AS ok FROM pg_stat_activity
+        WHERE pid = %s AND datname = current_database() AND pid <> pg_backend_pid()
+          AND backend_type = 'client backend'
+        LIMIT 1
+        """,
+        [pid],
+    )
+    return bool(row and row["ok"])
+
+
+# --- materialized views ----------------------------------------------------------------------
+
+
+def matviews(limit: int = 1_000) -> list[dict[str, Any]]:
+    return fetch(
+        f"""
+        SELECT c.oid::bigint AS oid, n.nspname AS schema, c.relname AS name, c.relispopulated AS populated,
+               pg_total_relation_size(c.oid) AS size_bytes,
+               EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisunique
+                         AND i.indpred IS NULL AND i.indexprs IS NULL) AS can_refresh_concurrently
+        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relkind = 'm' AND {USER_SCHEMAS}
+        ORDER BY n.nspname, c.relname LIMIT %s
+        """,
+        [limit],
+    )
+
+
+# --- index usage snapshots -------------------------------------------------------------------
+
+
+def stats_reset_at():
+    row = fetch_one(
+        "SELECT stats_reset FROM pg_stat_database WHERE datname = current_database() LIMIT 1"
+    )
+    return row["stats_reset"] if row else None
+
+
+# --- data quality ------------------------------------------------------------------------------
+
+
+def _split_table(table: str) -> tuple[str, str]:
+    schema, _, name = table.rpartition(".")
+    return (schema or "public"), name
+
+
+def table_columns(table: str) -> dict[str, str] | None:
+    """Columns (name → formatted type) of an existing table/view, or None if it does not exist."""
+    schema, name = _split_table(table)
+    rows = fetch(
+        """
+        SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type, c.relkind AS kind
+        FROM pg_class c
+        JOIN pg_namespace n ON n.oid = c.relnamespace
+        LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+        WHERE n.nspname = %s AND c.relname = %s AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+        ORDER BY a.attnum LIMIT 2000
+        """,
+        [schema, name],
+    )
+    if not rows:
+        return None
+    return {r["name"]: r["type"] for r in rows if r["name"] is not None}
+
+
+def primary_key_columns(table: str) -> list[str]:
+    schema, name = _split_table(table)
+    rows = fetch(
+        """
+        SELECT a.attname AS name
+        FROM pg_index i
+        JOIN pg_class c ON c.oid = i.indrelid
+        JOIN pg_namespace n ON n.oid = c.relnamespace
+        JOIN unnest(i.indkey::int2[]) WITH ORDINALITY k(attnum, ord) ON true
+        JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum
+        WHERE n.nspname = %s AND c.relname = %s AND i.indisprimary
+        ORDER BY k.ord LIMIT 32
+        """,
+        [schema, name],
+    )
+    return [r["name"] for r in rows]
+
+
+def _ident(table: str) -> sql.Identifier:
+    return sql.Identifier(*_split_table(table))
+
+
+_TEXT_TYPES = re.compile(r"^(text|character varying|character|citext)")
+
+
+def dq_missing(
+    table: str, column: str, col_type: str, key: list[str], *, sample: int, timeout_ms: int
+):
+    col = sql.Identifier(column)
+    cond = sql.SQL("{c} IS NULL").format(c=col)
+    if _TEXT_TYPES.match(col_type):
+        cond = sql.SQL("({c} IS NULL OR btrim({c}) = '')").format(c=col)
+    return _failing_with_total(table, cond, [*key, column], sample=sample, timeout_ms=timeout_ms)
+
+
+def dq_validity(
+    table: str, column: str, params: dict, key: list[str], *, sample: int, timeout_ms: int
+):
+    col = sql.Identifier(column)
+    parts: list[sql.Composable] = []
+    if params.get("regex"):
+        parts.append(sql.SQL("{c}::text !~ {v}").format(c=col, v=sql.Literal(str(params["regex"]))))
+    if params.get("min") is not None:
+        parts.append(sql.SQL("{c} < {v}").format(c=col, v=sql.Literal(params["min"])))
+    if params.get("max") is not None:
+        parts.append(sql.SQL("{c} > {v}").format(c=col, v=sql.Literal(params["max"])))
+    if params.get("allowed") is not None:
+        allowed = [str(v) for v in params["allowed"]]
+        parts.append(sql.SQL("NOT ({c}::text = ANY({v}))").format(c=col, v=sql.Literal(allowed)))
+    if not parts:
+        raise CatalogError("validity check needs params regex, min, max or allowed")
+    cond = sql.SQL("{c} IS NOT NULL AND ({p})").format(c=col, p=sql.SQL(" OR ").join(parts))
+    return _failing_with_total(table, cond, [*key, column], sample=sample, timeout_ms=timeout_ms)
+
+
+def dq_referential(
+    table: str,
+    column: str,
+    ref_table: str,
+    ref_column: str,
+    key: list[str],
+    *,
+    sample: int,
+    timeout_ms: int,
+):
+    cond = sql.SQL(
+        "{c} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {rt} r WHERE r.{rc} = t.{c})"
+    ).format(c=sql.Identifier(column), rt=_ident(ref_table), rc=sql.Identifier(ref_column))
+    return _failing_with_total(table, cond, [*key, column], sample=sample, timeout_ms=timeout_ms)
+
+
+def _failing_with_total(
+    table: str, cond: sql.Composable, columns: list[str], *, sample: int, timeout_ms: int
+):
+    cols = sql.SQL(", ").join(
+        sql.SQL("t.{}").format(sql.Identifier(c)) for c in dict.fromkeys(columns)
+    )
+    counts = fetch_one(
+        sql.SQL(
+            "SELECT count(*)::bigint AS total, (count(*) FILTER (WHERE {cond}))::bigint AS failed FROM {t} t"
+        ).format(cond=cond, t=_ident(table)),
+        timeout_ms=timeout_ms,
+    )
+    rows = fetch(
+        sql.SQL("SELECT {cols} FROM {t} t WHERE {cond} LIMIT {n}").format(
+            cols=cols, t=_ident(table), cond=cond, n=sql.Literal(sample)
+        ),
+        timeout_ms=timeout_ms,
+    )
+    return int(counts["failed"]), int(counts["total"]), rows
+
+
+def dq_duplicate(
+    table: str, columns: list[str], ignore_case: bool, *, sample: int, timeout_ms: int
+):
+    exprs = [
+        sql.SQL("lower({}::text)").format(sql.Identifier(c)) if ignore_case else sql.Identifier(c)
+        for c in columns
+    ]
+    named = sql.SQL(", ").join(
+        sql.SQL("{} AS {}").format(e, sql.Identifier(c))
+        for e, c in zip(exprs, columns, strict=True)
+    )
+    keys = sql.SQL(", ").join(exprs)
+    not_null = sql.SQL(" AND ").join(
+        sql.SQL("{} IS NOT NULL").format(sql.Identifier(c)) for c in columns
+    )
+    groups = sql.SQL(
+        "SELECT {named}, count(*)::bigint AS count FROM {t} WHERE {nn} GROUP BY {keys} HAVING count(*) > 1"
+    ).format(named=named, t=_ident(table), nn=not_null, keys=keys)
+    counts = fetch_one(
+        sql.SQL(
+            "SELECT (SELECT count(*) FROM {t})::bigint AS total, coalesce(sum(g.count), 0)::bigint AS failed FROM ({g}) g"
+        ).format(t=_ident(table), g=groups),
+        timeout_ms=timeout_ms,
+    )
+    rows = fetch(
+        sql.SQL("SELECT * FROM ({g}) g ORDER BY g.count DESC LIMIT {n}").format(
+            g=groups, n=sql.Literal(sample)
+        ),
+        timeout_ms=timeout_ms,
+    )
+    return int(counts["failed"]), int(counts["total"]), rows
+
+
+def dq_freshness(table: str, column: str, *, timeout_ms: int) -> dict[str, Any]:
+    return (
+        fetch_one(
+            sql.SQL(
+                "SELECT max({c}) AS latest, "
+                "extract(epoch FROM now() - max({c}))::float8 AS age_seconds FROM {t} LIMIT 1"
+            ).format(c=sql.Identifier(column), t=_ident(table)),
+            timeout_ms=timeout_ms,
+        )
+        or {}
+    )
+
+
+def dq_row_count(table: str, *, timeout_ms: int) -> int:
+    row = fetch_one(
+        sql.SQL("SELECT count(*)::bigint AS n FROM {t}").format(t=_ident(table)),
+        timeout_ms=timeout_ms,
+    )
+    return int(row["n"]) if row else 0
+
+
+def dq_custom_sql(query: str, *, sample: int, timeout_ms: int):
+    """A user's SELECT, wrapped as a subquery, in a READ ONLY transaction with a timeout."""
+    body = query.strip().rstrip(";").strip()
+    if ";" in body:
+        raise CatalogError("custom SQL must be a single statement")
+    if not re.match(r"(?is)^\s*(select|with|values)\b", body):
+        raise CatalogError("custom SQL must be a SELECT returning the failing rows")
+    counts = fetch_one(
+        f"SELECT count(*)::bigint AS failed FROM ({body}\n) q",
+        timeout_ms=timeout_ms,
+        read_only=True,
+    )
+    rows = fetch(
+        f"SELECT * FROM ({body}\n) q LIMIT {int(sample)}", timeout_ms=timeout_ms, read_only=True
+    )
+    return int(counts["failed"]), rows
+
+
+# --- health probes -----------------------------------------------------------------------------
+
+
+def ping() -> bool:
+    return bool(fetch_one("SELECT 1 AS ok LIMIT 1", timeout_ms=2_000))

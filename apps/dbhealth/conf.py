@@ -1,0 +1,44 @@
+"""Thresholds of the Database section; override any key with `settings.DBHEALTH = {...}`."""
+
+from typing import Any
+
+from django.conf import settings
+
+DEFAULTS: dict[str, Any] = {
+    # Indexes
+    "UNUSED_INDEX_MIN_BYTES": 1 * 1024 * 1024,  # PgHero uses 10 MB; we flag from 1 MB
+    "UNUSED_INDEX_WARNING_BYTES": 100 * 1024 * 1024,
+    # Tables
+    "DEAD_TUPLES_MIN": 1_000,  # below this many dead tuples a table is never flagged
+    "DEAD_RATIO_WARNING": 0.20,
+    "DEAD_RATIO_CRITICAL": 0.50,
+    "WORST_TABLES_METRICS": 10,
+    # Partitions
+    "PARTITIONS_AHEAD_MIN": 1,  # fewer future partitions than this → critical
+    "DEFAULT_PARTITION_ROWS_CAP": 100_000,
+    # Activity
+    "LONG_TRANSACTION_SECONDS": 60,
+    "IDLE_IN_TRANSACTION_SECONDS": 30,
+    "XID_AGE_WARNING": 500_000_000,
+    "XID_AGE_CRITICAL": 1_500_000_000,
+    # Materialized views
+    "MATVIEW_DEFAULT_STALENESS_SECONDS": 24 * 3600,
+    # Data quality
+    "DQ_STATEMENT_TIMEOUT_MS": 10_000,
+    "DQ_SAMPLE_ROWS": 20,
+    "DQ_RESULTS_KEEP_DAYS": 90,
+    # Snapshots
+    "SNAPSHOT_KEEP_DAYS": 35,
+    "SPARKLINE_POINTS": 48,
+    # Caching
+    "PAGE_CACHE_SECONDS": 60,
+    "METRICS_CACHE_SECONDS": 30,
+    # Health
+    "HEARTBEAT_MAX_AGE_SECONDS": 180,
+    "HEARTBEAT_NAME": "beat",
+}
+
+
+def get(name: str) -> Any:
+    overrides = getattr(settings, "DBHEALTH", {}) or {}
+    return overrides.get(name, DEFAULTS[name])

@@ -1,0 +1,49 @@
+import json
+
+from django.core.management.base import BaseCommand
+from django.core.serializers.json import DjangoJSONEncoder
+
+from apps.dbhealth import reports, services
+
+SECTIONS = [
+    "overview",
+    "indexes",
+    "tables",
+    "queries",
+    "activity",
+    "matviews",
+    "quality",
+    "findings",
+]
+
+
+class Command(BaseCommand):
+    help = (
+        "Print the Database section (same data as the admin pages). Exits 1 when critical findings "
+        "are open. --json prints the stable shape documented in docs/dbhealth-json.md."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--json", action="store_true")
+        parser.add_argument("--section", choices=SECTIONS, action="append", dest="sections")
+        parser.add_argument(
+            "--snapshot", action="store_true", help="also take an index-usage snapshot"
+        )
+
+    def handle(self, *args, json: bool = False, sections=None, snapshot: bool = False, **options):
+        if snapshot:
+            services.index_usage_snapshot_take()
+        doc = reports.document(sections or SECTIONS)
+        if json:
+            self.stdout.write(_dumps(doc))
+        else:
+            self.stdout.write(reports.text(doc))
+        if doc["critical_open"]:
+            raise SystemExit(1)
+
+
+def _dumps(doc) -> str:
+    return json_module.dumps(doc, cls=DjangoJSONEncoder, indent=2, sort_keys=True)
+
+
+json_module = json

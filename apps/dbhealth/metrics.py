@@ -1,0 +1,188 @@
+"""Prometheus collector for /metrics: one cached read per scrape, refreshed at most every 30 s.
+
+The snapshot (a small dict) lives in Redis; whichever process first sees it older than
+METRICS_CACHE_SECONDS takes a short Redis lock and rebuilds it. A failing rebuild keeps serving
+the previous snapshot and reports `flowbase_db_health_up 0`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import time
+from typing import Any
+
+from django.core.cache import cache
+from prometheus_client.core import REGISTRY, GaugeMetricFamily
+
+from . import catalog, conf, selectors
+
+logger = logging.getLogger(__name__)
+
+SNAPSHOT_KEY = selectors.CACHE_PREFIX + "metrics"
+LOCK_KEY = selectors.CACHE_PREFIX + "metrics-lock"
+_registered = False
+
+
+def snapshot_build() -> dict[str, Any]:
+    from .models import DataQualityCheck
+
+    overview = catalog.database_overview()
+    tx = catalog.transaction_extremes()
+    tables = selectors.table_report()
+    worst = sorted(tables["tables"], key=lambda t: -t["dead_ratio"])[
+        : conf.get("WORST_TABLES_METRICS")
+    ]
+    mv = selectors.matview_report()
+    idx = selectors.index_report()
+    act = catalog.activity()
+    dq = []
+    for check in DataQualityCheck.objects.filter(enabled=True).order_by("name"):
+        last = check.results.order_by("-ran_at").first()
+        if last is not None:
+            dq.append(
+                {
+                    "check": check.name,
+                    "failed": last.failed_count,
+                    "passed": last.passed,
+                    "error": bool(last.error),
+                }
+            )
+    return {
+        "at": time.time(),
+        "heap_hit_ratio": overview.get("heap_hit_ratio"),
+        "index_hit_ratio": overview.get("index_hit_ratio"),
+        "dead_ratio": [{"table": t["qualified_name"], "ratio": t["dead_ratio"]} for t in worst],
+        "matviews": [
+            {"view": v["qualified_name"], "age": v["age_seconds"], "stale": v["stale"]}
+            for v in mv["matviews"]
+        ],
+        "partitions": [
+            {
+                "table": p["qualified_name"],
+                "ahead": p["ahead"],
+                "default_rows": p["default_rows"],
+                "count": p["partitions"],
+            }
+            for p in tables["partitioned"]
+        ],
+        "dataquality": dq,
+        "unused_index_bytes": idx["unused_bytes"],
+        "longest_transaction_seconds": tx.get("longest_xact_seconds") or 0.0,
+        "blocked_backends": sum(1 for a in act if a["blocked_by"]),
+        "heartbeat_age": selectors.heartbeat_age_seconds(),
+        "findings_open": selectors.findings_open_counts(),
+    }
+
+
+def snapshot_get() -> tuple[dict[str, Any] | None, bool]:
+    """(snapshot, fresh_ok). Rebuilds under a lock when older than METRICS_CACHE_SECONDS."""
+    snap = cache.get(SNAPSHOT_KEY)
+    max_age = conf.get("METRICS_CACHE_SECONDS")
+    if snap is not None and time.time() - snap["at"] < max_age:
+        return snap, True
+    if not cache.add(LOCK_KEY, 1, max_age):
+        return snap, snap is not None
+    try:
+        snap = snapshot_build()
+    except Exception:
+        logger.exception("dbhealth metrics snapshot failed")
+        return cache.get(SNAPSHOT_KEY), False
+    cache.set(SNAPSHOT_KEY, snap, 10 * max_age)
+    return snap, True
+
+
+class DbHealthCollector:
+    NAMES = {
+        "flowbase_db_health_up": "1 when the last DB-health snapshot succeeded",
+        "flowbase_db_health_snapshot_age_seconds": "Age of the cached DB-health snapshot",
+        "flowbase_db_cache_hit_ratio": "Buffer cache hit ratio (heap or index blocks)",
+        "flowbase_db_table_dead_tuple_ratio": "Dead / (live + dead) tuples of the worst tables",
+        "flowbase_db_matview_age_seconds": "Seconds since the last successful refresh of a materialized view",
+        "flowbase_db_matview_stale": "1 when a materialized view is past its staleness limit",
+        "flowbase_db_partitions_ahead": "Partitions whose range starts after now, per partitioned table",
+        "flowbase_db_default_partition_rows": "Rows in the default partition, per partitioned table",
+        "flowbase_db_dataquality_failed_rows": "Failing rows of the last run of a data-quality check",
+        "flowbase_db_dataquality_passed": "1 when the last run of a data-quality check passed",
+        "flowbase_db_unused_index_bytes": "Bytes of indexes flagged unused",
+        "flowbase_db_longest_transaction_seconds": "Age of the oldest open transaction",
+        "flowbase_db_blocked_backends": "Backends waiting on a lock held by another backend",
+        "flowbase_db_beat_heartbeat_age_seconds": "Seconds since Celery beat last checked in",
+        "flowbase_db_findings_open": "Open DB-health findings by severity",
+    }
+
+    def describe(self):
+        for name, doc in self.NAMES.items():
+            yield GaugeMetricFamily(name, doc)
+
+    def collect(self):
+        snap, ok = snapshot_get()
+        g = {
+            name: GaugeMetricFamily(name, doc, labels=self._labels(name))
+            for name, doc in self.NAMES.items()
+        }
+        g["flowbase_db_health_up"].add_metric([], 1.0 if ok and snap else 0.0)
+        if snap:
+            g["flowbase_db_health_snapshot_age_seconds"].add_metric(
+                [], max(time.time() - snap["at"], 0.0)
+            )
+            for kind in ("heap", "index"):
+                v = snap[f"{kind}_hit_ratio"]
+                if v is not None:
+                    g["flowbase_db_cache_hit_ratio"].add_metric([kind], float(v))
+            for t in snap["dead_ratio"]:
+                g["flowbase_db_table_dead_tuple_ratio"].add_metric([t["table"]], float(t["ratio"]))
+            for v in snap["matviews"]:
+                if v["age"] is not None:
+                    g["flowbase_db_matview_age_seconds"].add_metric([v["view"]], float(v["age"]))
+                g["flowbase_db_matview_stale"].add_metric([v["view"]], 1.0 if v["stale"] else 0.0)
+            for p in snap["partitions"]:
+                if p["ahead"] is not None:
+                    g["flowbase_db_partitions_ahead"].add_metric([p["table"]], float(p["ahead"]))
+                g["flowbase_db_default_partition_rows"].add_metric(
+                    [p["table"]], float(p["default_rows"])
+                )
+            for d in snap["dataquality"]:
+                g["flowbase_db_dataquality_failed_rows"].add_metric(
+                    [d["check"]], float(d["failed"])
+                )
+                g["flowbase_db_dataquality_passed"].add_metric(
+                    [d["check"]], 1.0 if d["passed"] else 0.0
+                )
+            g["flowbase_db_unused_index_bytes"].add_metric([], float(snap["unused_index_bytes"]))
+            g["flowbase_db_longest_transaction_seconds"].add_metric(
+                [], float(snap["longest_transaction_seconds"])
+            )
+            g["flowbase_db_blocked_backends"].add_metric([], float(snap["blocked_backends"]))
+            hb = snap["heartbeat_age"]
+            g["flowbase_db_beat_heartbeat_age_seconds"].add_metric(
+                [], float(hb) if hb is not None else math.nan
+            )
+            for sev, n in snap["findings_open"].items():
+                g["flowbase_db_findings_open"].add_metric([sev], float(n))
+        yield from g.values()
+
+    @staticmethod
+    def _labels(name: str) -> list[str]:
+        return {
+            "flowbase_db_cache_hit_ratio": ["kind"],
+            "flowbase_db_table_dead_tuple_ratio": ["table"],
+            "flowbase_db_matview_age_seconds": ["view"],
+            "flowbase_db_matview_stale": ["view"],
+            "flowbase_db_partitions_ahead": ["table"],
+            "flowbase_db_default_partition_rows": ["table"],
+            "flowbase_db_dataquality_failed_rows": ["check"],
+            "flowbase_db_dataquality_passed": ["check"],
+            "flowbase_db_findings_open": ["severity"],
+        }.get(name, [])
+
+
+def register() -> None:
+    """Register the collector once per process (AppConfig.ready may run more than once)."""
+    global _registered
+    if _registered:
+        return
+    with contextlib.suppress(ValueError):  # already registered by an earlier import path
+        REGISTRY.register(DbHealthCollector())
+    _registered = True

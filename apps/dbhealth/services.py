@@ -1,0 +1,433 @@
+"""Writes of the Database section: findings, snapshots, data-quality runs, backend signals."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
+from django.utils import timezone
+
+from . import catalog, conf, selectors
+from .models import (
+    CheckKind,
+    DataQualityCheck,
+    DataQualityResult,
+    Finding,
+    FindingStatus,
+    IndexUsageSnapshot,
+)
+
+logger = logging.getLogger(__name__)
+
+# Which finding kinds each collector owns: a sync only auto-resolves kinds it looked at.
+KINDS_BY_SECTION = {
+    "overview": ("database.",),
+    "indexes": ("index.", "fk."),
+    "tables": ("table.", "partition."),
+    "queries": ("settings",),
+    "activity": ("activity.",),
+    "matviews": ("matview.",),
+    "quality": ("quality.",),
+}
+
+
+def _jsonable(value: Any) -> Any:
+    import json
+
+    return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
+
+
+# --- findings --------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def findings_sync(*, candidates: Iterable[dict], kind_prefixes: tuple[str, ...]) -> dict[str, int]:
+    """Upsert current findings by key; resolve vanished ones; reopen resolved ones that came back.
+
+    Only findings whose kind starts with one of `kind_prefixes` are auto-resolved, so a
+    data-quality run never closes an index finding.
+    """
+    now = timezone.now()
+    current = {c["key"]: c for c in candidates}
+    existing = {f.key: f for f in Finding.objects.select_for_update().filter(key__in=list(current))}
+    stats = {"created": 0, "updated": 0, "reopened": 0, "resolved": 0}
+    for key, c in current.items():
+        fields = {
+            "kind": c["kind"],
+            "severity": c["severity"],
+            "object_name": c["object_name"][:300],
+            "title": c["title"][:500],
+            "evidence": _jsonable(c.get("evidence") or {}),
+            "suggested_fix": c.get("suggested_fix") or "",
+            "last_seen": now,
+        }
+        f = existing.get(key)
+        if f is None:
+            Finding.objects.create(key=key, first_seen=now, status=FindingStatus.OPEN, **fields)
+            stats["created"] += 1
+            continue
+        for name, value in fields.items():
+            setattr(f, name, value)
+        if f.status == FindingStatus.RESOLVED:
+            f.status = FindingStatus.OPEN
+            f.reopened_count += 1
+            f.resolved_at = None
+            f.resolved_by = None
+            stats["reopened"] += 1
+        elif f.status == FindingStatus.SNOOZED and f.snoozed_until and f.snoozed_until <= now:
+            f.status = FindingStatus.OPEN
+            f.snoozed_until = None
+        f.save()
+        stats["updated"] += 1
+    gone = (
+        Finding.objects.select_for_update()
+        .filter(status__in=[FindingStatus.OPEN, FindingStatus.SNOOZED])
+        .exclude(key__in=list(current))
+    )
+    for f in gone:
+        if any(f.kind.startswith(p) for p in kind_prefixes):
+            f.status = FindingStatus.RESOLVED
+            f.resolved_at = now
+            f.resolved_by = None
+            f.snoozed_until = None
+            f.note = (
+                f.note + "\n" if f.note else ""
+            ) + f"{now:%Y-%m-%d %H:%M} auto-resolved: condition cleared"
+            f.save()
+            stats["resolved"] += 1
+    return stats
+
+
+def findings_refresh(*, sections: Iterable[str] | None = None) -> dict[str, Any]:
+    """Collect every section now (no cache), sync findings, and return the fresh reports."""
+    builders = {
+        "overview": selectors.overview_report,
+        "indexes": selectors.index_report,
+        "tables": selectors.table_report,
+        "queries": selectors.query_report,
+        "activity": selectors.activity_report,
+        "matviews": selectors.matview_report,
+        "quality": selectors.quality_report,
+    }
+    wanted = list(sections or builders)
+    reports: dict[str, Any] = {}
+    candidates: list[dict] = []
+    prefixes: list[str] = []
+    for name in wanted:
+        try:
+            reports[name] = builders[name]()
+        except Exception:
+            # A section that fails (timeout, missing permission) must not resolve its findings.
+            logger.exception("dbhealth: section %s failed", name)
+            continue
+        candidates.extend(reports[name].get("findings", []))
+        prefixes.extend(KINDS_BY_SECTION[name])
+    for name, report in reports.items():
+        if name != "quality":  # read live from the ORM, never cached
+            selectors.cache_put("queries:total" if name == "queries" else name, report)
+    reports["sync"] = findings_sync(candidates=candidates, kind_prefixes=tuple(prefixes))
+    return reports
+
+
+@transaction.atomic
+def finding_resolve(*, finding: Finding, user_id: int | None, note: str = "") -> Finding:
+    now = timezone.now()
+    finding.status = FindingStatus.RESOLVED
+    finding.resolved_at = now
+    finding.resolved_by_id = user_id
+    finding.snoozed_until = None
+    if note:
+        finding.note = (
+            finding.note + "\n" if finding.note else ""
+        ) + f"{now:%Y-%m-%d %H:%M} resolved: {note}"
+    finding.save()
+    return finding
+
+
+@transaction.atomic
+def finding_snooze(
+    *, finding: Finding, user_id: int | None, until: datetime, note: str = ""
+) -> Finding:
+    now = timezone.now()
+    finding.status = FindingStatus.SNOOZED
+    finding.snoozed_until = until
+    finding.resolved_by_id = user_id  # who acted last
+    finding.note = (finding.note + "\n" if finding.note else "") + (
+        f"{now:%Y-%m-%d %H:%M} snoozed until {until:%Y-%m-%d %H:%M}" + (f": {note}" if note else "")
+    )
+    finding.save()
+    return finding
+
+
+# --- index usage snapshots -----------------------------------------------------------------
+
+
+@transaction.atomic
+def index_usage_snapshot_take(*, now: datetime | None = None) -> int:
+    """Store current counters of every index with the delta since the previous snapshot.
+
+    A counter lower than the previous one, or a changed `stats_reset`, means statistics were
+    reset: the delta is then the new counter itself, so no usage is lost or counted negative.
+    """
+    now = now or timezone.now()
+    reset_at = catalog.stats_reset_at()
+    indexes = catalog.indexes()
+    previous = {
+        (s.schema_name, s.index_name): s
+        for s in IndexUsageSnapshot.objects.filter(
+            taken_at__gte=now - timedelta(days=conf.get("SNAPSHOT_KEEP_DAYS"))
+        )
+        .order_by("schema_name", "index_name", "-taken_at")
+        .distinct("schema_name", "index_name")
+    }
+    rows = []
+    for ix in indexes:
+        prev = previous.get((ix["schema"], ix["name"]))
+        scans = int(ix["idx_scan"])
+        reset = False
+        if prev is None:
+            delta = 0
+        elif scans < prev.idx_scan or (prev.stats_reset != reset_at and reset_at is not None):
+            reset, delta = True, scans
+        else:
+            delta = scans - prev.idx_scan
+        rows.append(
+            IndexUsageSnapshot(
+                taken_at=now,
+                schema_name=ix["schema"],
+                table_name=ix["table"],
+                index_name=ix["name"],
+                idx_scan=scans,
+                idx_tup_read=int(ix["idx_tup_read"]),
+                size_bytes=int(ix["size_bytes"]),
+                stats_reset=reset_at,
+                delta_scans=delta,
+                reset_detected=reset,
+            )
+        )
+    IndexUsageSnapshot.objects.bulk_create(rows, batch_size=1000)
+    IndexUsageSnapshot.objects.filter(
+        taken_at__lt=now - timedelta(days=conf.get("SNAPSHOT_KEEP_DAYS"))
+    ).delete()
+    return len(rows)
+
+
+# --- data quality ----------------------------------------------------------------------------
+
+
+class CheckError(Exception):
+    pass
+
+
+def _require_table(table: str) -> dict[str, str]:
+    if not table:
+        raise CheckError("no target table")
+    columns = catalog.table_columns(table)
+    if columns is None:
+        raise CheckError("table missing")
+    return columns
+
+
+def _require_column(columns: dict[str, str], column: str) -> str:
+    if column not in columns:
+        raise CheckError(f"column missing: {column}")
+    return columns[column]
+
+
+def _evaluate(check: DataQualityCheck) -> tuple[int, int | None, list[dict]]:
+    """(failed_count, total, sample rows) for one check; raises CheckError for setup problems."""
+    p = check.params or {}
+    sample = conf.get("DQ_SAMPLE_ROWS")
+    timeout = conf.get("DQ_STATEMENT_TIMEOUT_MS")
+    kind = check.kind
+    if kind == CheckKind.CUSTOM_SQL:
+        query = p.get("sql") or ""
+        if not query.strip():
+            raise CheckError("params.sql is empty")
+        failed, rows = catalog.dq_custom_sql(query, sample=sample, timeout_ms=timeout)
+        return failed, None, rows
+    columns = _require_table(check.target_table)
+    key = [c for c in catalog.primary_key_columns(check.target_table) if c in columns] or []
+    if kind == CheckKind.MISSING:
+        col_type = _require_column(columns, check.target_column)
+        return catalog.dq_missing(
+            check.target_table,
+            check.target_column,
+            col_type,
+            key,
+            sample=sample,
+            timeout_ms=timeout,
+        )
+    if kind == CheckKind.VALIDITY:
+        _require_column(columns, check.target_column)
+        try:
+            return catalog.dq_validity(
+                check.target_table, check.target_column, p, key, sample=sample, timeout_ms=timeout
+            )
+        except catalog.CatalogError as exc:
+            raise CheckError(str(exc)) from exc
+    if kind == CheckKind.DUPLICATE:
+        cols = p.get("columns") or [check.target_column]
+        for c in cols:
+            _require_column(columns, c)
+        return catalog.dq_duplicate(
+            check.target_table, cols, bool(p.get("ignore_case")), sample=sample, timeout_ms=timeout
+        )
+    if kind == CheckKind.REFERENTIAL:
+        _require_column(columns, check.target_column)
+        ref_table = p.get("ref_table") or ""
+        ref_column = p.get("ref_column") or "id"
+        ref_columns = catalog.table_columns(ref_table) if ref_table else None
+        if ref_columns is None:
+            raise CheckError(f"referenced table missing: {ref_table or '(none)'}")
+        _require_column(ref_columns, ref_column)
+        return catalog.dq_referential(
+            check.target_table,
+            check.target_column,
+            ref_table,
+            ref_column,
+            key,
+            sample=sample,
+            timeout_ms=timeout,
+        )
+    if kind == CheckKind.FRESHNESS:
+        _require_column(columns, check.target_column)
+        max_age = float(p.get("max_age_seconds") or 24 * 3600)
+        row = catalog.dq_freshness(check.target_table, check.target_column, timeout_ms=timeout)
+        age = row.get("age_seconds")
+        stale = age is None or age > max_age
+        sample_rows = [
+            {"latest": row.get("latest"), "age_seconds": age, "max_age_seconds": max_age}
+        ]
+        return int(stale), 1, sample_rows if stale else []
+    if kind == CheckKind.ROW_COUNT:
+        n = catalog.dq_row_count(check.target_table, timeout_ms=timeout)
+        low, high = p.get("min"), p.get("max")
+        bad = (low is not None and n < low) or (high is not None and n > high)
+        return int(bad), n, [{"row_count": n, "min": low, "max": high}] if bad else []
+    if kind == CheckKind.SCHEMA:
+        expected: dict[str, str] = p.get("columns") or {}
+        problems = []
+        for name, want in expected.items():
+            have = columns.get(name)
+            if have is None:
+                problems.append(
+                    {"column": name, "expected": want, "actual": None, "problem": "missing"}
+                )
+            elif not (have == want or have.startswith(want + "(")):
+                problems.append(
+                    {"column": name, "expected": want, "actual": have, "problem": "type"}
+                )
+        return len(problems), len(expected), problems
+    raise CheckError(f"unknown kind {kind}")
+
+
+def dataquality_check_run(*, check: DataQualityCheck) -> DataQualityResult:
+    started = time.monotonic()
+    failed, total, rows, error = 0, None, [], ""
+    try:
+        failed, total, rows = _evaluate(check)
+    except (CheckError, catalog.CatalogError) as exc:
+        error = str(exc)
+    except Exception as exc:  # SQL error, timeout: stored, never raised to the runner
+        error = (
+            str(exc).strip().splitlines()[0][:500] if str(exc).strip() else exc.__class__.__name__
+        )
+        logger.warning("data-quality check %s failed to run: %s", check.name, error)
+    duration = int((time.monotonic() - started) * 1000)
+    return DataQualityResult.objects.create(
+        check_ref=check,
+        ran_at=timezone.now(),
+        failed_count=failed,
+        total=total,
+        passed=not error and failed <= check.threshold,
+        duration_ms=duration,
+        failing_rows=_jsonable(rows[: conf.get("DQ_SAMPLE_ROWS")]),
+        error=error,
+    )
+
+
+def dataquality_run(*, names: Iterable[str] | None = None) -> list[DataQualityResult]:
+    """Run the enabled checks (or the named ones, enabled or not); sync quality findings."""
+    qs = DataQualityCheck.objects.order_by("name")
+    qs = qs.filter(name__in=list(names)) if names else qs.filter(enabled=True)
+    results = [dataquality_check_run(check=c) for c in qs]
+    DataQualityResult.objects.filter(
+        ran_at__lt=timezone.now() - timedelta(days=conf.get("DQ_RESULTS_KEEP_DAYS"))
+    ).delete()
+    findings_refresh(sections=["quality"])
+    return results
+
+
+# --- activity, matviews ------------------------------------------------------------------------
+
+
+def _audit(
+    *, action_name: str, target: str, target_pk: str, details: dict, actor_id, request_id
+) -> bool:
+    try:
+        from apps.audit.services import audit_action_record
+    except ImportError:
+        # TODO(issue 7): apps.audit is being built; until then the action goes to the log only.
+        logger.warning("AUDIT %s %s:%s by %s %s", action_name, target, target_pk, actor_id, details)
+        return False
+    audit_action_record(
+        action_name=action_name,
+        target=target,
+        target_pk=target_pk,
+        details=details,
+        actor_id=actor_id,
+        request_id=request_id,
+    )
+    return True
+
+
+def backend_signal(*, pid: int, action: str, actor_id: int | None, request_id: str | None) -> bool:
+    if action not in ("cancel", "terminate"):
+        raise ValueError(action)
+    before = catalog.backend(pid)
+    ok = catalog.backend_signal(pid, action)
+    _audit(
+        action_name=f"dbhealth.backend_{action}",
+        target="pg_stat_activity",
+        target_pk=str(pid),
+        details={
+            "ok": ok,
+            "username": (before or {}).get("username"),
+            "application_name": (before or {}).get("application_name"),
+            "state": (before or {}).get("state"),
+            "query": ((before or {}).get("query") or "")[:500],
+        },
+        actor_id=actor_id,
+        request_id=request_id,
+    )
+    selectors.cache_clear()
+    return ok
+
+
+def matview_refresh_enqueue(*, name: str, actor_id: int | None, request_id: str | None) -> str:
+    """Enqueue apps.ops' refresh task for a registered view; returns the task id."""
+    registry, note = selectors._ops_registry()
+    if note:
+        raise LookupError(note)
+    if name not in registry:
+        raise LookupError(f"{name} is not in apps.ops.matviews.REGISTRY")
+    try:
+        from apps.ops.tasks import refresh_matview_task
+    except ImportError as exc:
+        raise LookupError("apps.ops.tasks.refresh_matview_task is not available yet") from exc
+    result = refresh_matview_task.delay(name)
+    _audit(
+        action_name="dbhealth.matview_refresh",
+        target="matview",
+        target_pk=name,
+        details={"task_id": str(getattr(result, "id", ""))},
+        actor_id=actor_id,
+        request_id=request_id,
+    )
+    return str(getattr(result, "id", ""))
