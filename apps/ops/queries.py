@@ -118,11 +118,13 @@ INSERT_ARCHIVE_DEPENDENCIES = (
     " SELECT {cols}, %(now)s FROM tasks_taskdependency"
     " WHERE task_id = ANY(%(ids)s) OR depends_on_id = ANY(%(ids)s)"
 )
+# Statements run under pgtrigger.ignore(), which prepends "SELECT set_config(…, %s, true);":
+# positional placeholders only (psycopg refuses mixing), and read rowcount from the last result.
 DELETE_DEPENDENCIES = (
-    "DELETE FROM tasks_taskdependency WHERE task_id = ANY(%(ids)s) OR depends_on_id = ANY(%(ids)s)"
+    "DELETE FROM tasks_taskdependency WHERE task_id = ANY(%s) OR depends_on_id = ANY(%s)"
 )
-DELETE_TASKS = "DELETE FROM tasks_task WHERE id = ANY(%(ids)s)"
-DELETE_WORKFLOWS = "DELETE FROM workflows_workflow WHERE id = ANY(%(ids)s)"
+DELETE_TASKS = "DELETE FROM tasks_task WHERE id = ANY(%s)"
+DELETE_WORKFLOWS = "DELETE FROM workflows_workflow WHERE id = ANY(%s)"
 
 # Restore: the reverse, for one workflow.
 LOCK_ARCHIVED_WORKFLOW = "SELECT id FROM archive.workflows_workflow WHERE id = %s FOR UPDATE"
@@ -132,8 +134,7 @@ RESTORE_WORKFLOW = (
     " WHERE id = %(id)s"
 )
 RESTORE_TASKS = (
-    "INSERT INTO tasks_task ({cols}) SELECT {cols} FROM archive.tasks_task"
-    " WHERE workflow_id = %(id)s"
+    "INSERT INTO tasks_task ({cols}) SELECT {cols} FROM archive.tasks_task WHERE workflow_id = %s"
 )
 # Only dependencies whose both ends are live again (the other end may still be archived).
 RESTORE_DEPENDENCIES = """
@@ -149,10 +150,10 @@ RETURNING id
 # its tasks came back; put the archived values back.
 RESYNC_WORKFLOW = """
 UPDATE workflows_workflow w SET ({cols}) = (SELECT {cols} FROM archive.workflows_workflow a
-                                           WHERE a.id = %(id)s)
-WHERE w.id = %(id)s
+                                           WHERE a.id = %s)
+WHERE w.id = %s
   AND ROW({wcols}) IS DISTINCT FROM (SELECT ROW({cols}) FROM archive.workflows_workflow a
-                                     WHERE a.id = %(id)s)
+                                     WHERE a.id = %s)
 """
 DELETE_ARCHIVED_DEPENDENCIES = "DELETE FROM archive.tasks_taskdependency WHERE id = ANY(%(ids)s)"
 DELETE_ARCHIVED_TASKS = "DELETE FROM archive.tasks_task WHERE workflow_id = %(id)s"

@@ -137,6 +137,15 @@ RESYNC_IGNORED_TRIGGERS = (
 )
 
 
+def _execute(cursor, sql: str, params: list) -> int:
+    """Execute and return the row count of the statement itself: pgtrigger.ignore() prepends a
+    set_config() statement, so move to the last result first."""
+    cursor.execute(sql, params)
+    while cursor.nextset():
+        pass
+    return cursor.rowcount
+
+
 def _ignoring(uris: tuple[str, ...]):
     """pgtrigger.ignore() for those of `uris` that are registered (others are not installed)."""
     registered = {
@@ -218,9 +227,9 @@ def _archive_batch(*, run: ArchiveRun, workflow_filter: str, batch_size: int) ->
             )
             # ...then delete children before parents.
             with _ignoring(ARCHIVE_IGNORED_TRIGGERS):
-                dp_deleted = run_sql(queries.DELETE_DEPENDENCIES, task_ids)
-                tk_deleted = run_sql(queries.DELETE_TASKS, task_ids)
-                wf_deleted = run_sql(queries.DELETE_WORKFLOWS, workflow_ids)
+                dp_deleted = _execute(cursor, queries.DELETE_DEPENDENCIES, [task_ids, task_ids])
+                tk_deleted = _execute(cursor, queries.DELETE_TASKS, [task_ids])
+                wf_deleted = _execute(cursor, queries.DELETE_WORKFLOWS, [workflow_ids])
         counts = BatchCounts(
             workflows=(wf_moved, wf_deleted),
             tasks=(tk_moved, tk_deleted),
@@ -351,10 +360,11 @@ def archive_restore(*, workflow_id: int) -> dict[str, int]:
         cursor.execute(queries.RESTORE_WORKFLOW.format(cols=", ".join(wf_cols)), params)
         workflows = cursor.rowcount
         with _ignoring(RESTORE_IGNORED_TRIGGERS):
-            cursor.execute(
-                queries.RESTORE_TASKS.format(cols=", ".join(shared_columns("tasks_task"))), params
+            tasks = _execute(
+                cursor,
+                queries.RESTORE_TASKS.format(cols=", ".join(shared_columns("tasks_task"))),
+                [workflow_id],
             )
-            tasks = cursor.rowcount
         dep_cols = shared_columns("tasks_taskdependency")
         cursor.execute(
             queries.RESTORE_DEPENDENCIES.format(
@@ -365,11 +375,12 @@ def archive_restore(*, workflow_id: int) -> dict[str, int]:
         dependency_ids = [row[0] for row in cursor.fetchall()]
         non_key = [c for c in wf_cols if c != "id"]
         with _ignoring(RESYNC_IGNORED_TRIGGERS):
-            cursor.execute(
+            _execute(
+                cursor,
                 queries.RESYNC_WORKFLOW.format(
                     cols=", ".join(non_key), wcols=", ".join(f"w.{c}" for c in non_key)
                 ),
-                params,
+                [workflow_id] * 3,
             )
         cursor.execute(queries.DELETE_ARCHIVED_DEPENDENCIES, {"ids": dependency_ids})
         cursor.execute(queries.DELETE_ARCHIVED_TASKS, params)

@@ -1,0 +1,117 @@
+"""Materialized views: contents, concurrent refresh requests, failures, first refresh."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+from django.db import OperationalError, connection
+
+from apps.ops import services
+from apps.ops.matviews import REGISTRY
+from apps.ops.models import MatviewRefresh, WorkflowSummary
+from apps.tasks.models import Task
+from tests.factories.domain import TemplateFactory
+
+from .conftest import make_workflow, raw_connection, wait_for_lock_wait
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_every_registered_view_refreshes_and_is_logged():
+    make_workflow(age_days=3)
+    TemplateFactory(usage_count=4, success_count=3, failure_count=1)
+    for name in REGISTRY:
+        record = services.matview_refresh(name=name)
+        assert record.outcome == "success", record.error
+        assert record.concurrently is True  # populated by its migration
+        assert record.rows is not None and record.rows >= 1, name
+    assert set(MatviewRefresh.objects.values_list("view_name", flat=True)) == set(REGISTRY)
+
+
+def test_workflow_summary_counts_progress_and_durations():
+    workflow = make_workflow(age_days=3, tasks=4)  # 4 done tasks, durations 20h..23h
+    extra = Task.objects.create(workflow=workflow, title="late", status="pending")
+    services.matview_refresh(name="workflow_summary")
+    row = WorkflowSummary.objects.get(workflow_id=workflow.pk)
+    assert (row.tasks_total, row.tasks_done, row.tasks_pending) == (5, 4, 1)
+    assert float(row.progress) == 80.0
+    assert row.mean_duration == timedelta(hours=21, minutes=30)
+    # p90 of 20h, 21h, 22h, 23h (continuous percentile): 22h + 0.7h
+    assert row.p90_duration == timedelta(hours=22, minutes=42)
+    assert extra.pk  # the pending task has no duration and does not skew the figures
+
+
+def test_second_concurrent_refresh_of_a_view_is_skipped(settings):
+    """Refresh A holds the view's advisory lock while it waits for a table lock; refresh B, asked
+    for at that moment, must skip instead of queueing; A then completes."""
+    settings.OPS_LOCK_TIMEOUT = "20s"
+    make_workflow(age_days=3)
+    results = {}
+    blocker = raw_connection()
+    blocker.execute("LOCK TABLE tasks_task IN ACCESS EXCLUSIVE MODE")  # e.g. a migration
+
+    def first():
+        try:
+            results["a"] = services.matview_refresh(name="workflow_summary")
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    try:
+        wait_for_lock_wait("tasks_task")
+        results["b"] = services.matview_refresh(name="workflow_summary")
+    finally:
+        blocker.rollback()
+        blocker.close()
+        thread.join(30)
+    assert results["b"].outcome == "skipped"
+    assert "another refresh" in results["b"].error
+    assert results["a"].outcome == "success"
+    outcomes = sorted(
+        MatviewRefresh.objects.filter(view_name="workflow_summary").values_list(
+            "outcome", flat=True
+        )
+    )
+    assert outcomes == ["skipped", "success"]
+
+
+def test_failed_refresh_keeps_old_contents_and_logs_the_error(settings):
+    workflow = make_workflow(age_days=3, tasks=2)
+    services.matview_refresh(name="workflow_summary")
+    assert WorkflowSummary.objects.get(workflow_id=workflow.pk).tasks_total == 2
+    Task.objects.create(workflow=workflow, title="new", status="pending")
+
+    settings.OPS_LOCK_TIMEOUT = "200ms"
+    blocker = raw_connection()
+    blocker.execute("LOCK TABLE tasks_task IN ACCESS EXCLUSIVE MODE")
+    try:
+        with pytest.raises(OperationalError):  # transient: re-raised so Celery retries
+            services.matview_refresh(name="workflow_summary")
+    finally:
+        blocker.rollback()
+        blocker.close()
+
+    failed = MatviewRefresh.objects.get(view_name="workflow_summary", outcome="failed")
+    assert "lock timeout" in failed.error
+    assert failed.rows is None
+    assert WorkflowSummary.objects.get(workflow_id=workflow.pk).tasks_total == 2  # old contents
+
+    assert services.matview_refresh(name="workflow_summary").outcome == "success"
+    assert WorkflowSummary.objects.get(workflow_id=workflow.pk).tasks_total == 3
+
+
+def test_first_refresh_of_an_unpopulated_view_is_not_concurrent():
+    with connection.cursor() as cursor:
+        cursor.execute("REFRESH MATERIALIZED VIEW template_effectiveness WITH NO DATA")
+    record = services.matview_refresh(name="template_effectiveness", concurrently=True)
+    assert record.outcome == "success", record.error
+    assert record.concurrently is False
+    assert services.matview_refresh(name="template_effectiveness").concurrently is True
+
+
+def test_unknown_view_is_refused():
+    with pytest.raises(ValueError, match="unknown materialized view"):
+        services.matview_refresh(name="pg_class")
