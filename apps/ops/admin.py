@@ -122,6 +122,36 @@ class WorkflowExtractionSummaryAdmin(ReadOnlyAdmin):
     search_fields = ("project_name",)
 
 
+@admin.register(models.ProjectDailyStats)
+class ProjectDailyStatsAdmin(ReadOnlyAdmin):
+    list_display = (
+        "day",
+        "project_name",
+        "tasks_created",
+        "tasks_completed",
+        "events_total",
+        "events_warning",
+        "events_error",
+        "events_critical",
+    )
+    search_fields = ("project_name",)
+    search_by_id = False
+
+
+@admin.register(models.FormCompletionStats)
+class FormCompletionStatsAdmin(ReadOnlyAdmin):
+    list_display = (
+        "day",
+        "form_name",
+        "form_version",
+        "submissions",
+        "completed",
+        "avg_completion_time",
+    )
+    search_fields = ("form_name",)
+    search_by_id = False
+
+
 @admin.register(models.ArchivedWorkflow)
 class ArchivedWorkflowAdmin(ReadOnlyAdmin):
     list_display = ("id", "name", "project_id", "status", "completed_at", "archived_at")

@@ -45,6 +45,18 @@ REGISTRY: dict[str, MatviewSpec] = {
             "ops.WorkflowExtractionSummary",
             "Per project: workflows with/without definition, node-count statistics.",
         ),
+        MatviewSpec(
+            "project_daily_stats",
+            timedelta(minutes=30),
+            "ops.ProjectDailyStats",
+            "Per project and day (last 90 days): tasks created/completed, events by severity.",
+        ),
+        MatviewSpec(
+            "form_completion_stats",
+            timedelta(hours=1),
+            "ops.FormCompletionStats",
+            "Per form schema and day (last 30 days): submissions, completed, completion time.",
+        ),
     )
 }
 

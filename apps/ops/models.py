@@ -218,10 +218,55 @@ class WorkflowExtractionSummary(models.Model):
         ordering = ["project_name"]
         verbose_name_plural = "workflow extraction summaries"
 
-    # --- archive schema (created in a migration; rows moved by services.archive_run) ----------------
-
     def __str__(self) -> str:
         return self.project_name
+
+
+class ProjectDailyStats(models.Model):
+    id = models.CharField(max_length=64, primary_key=True)  # "<project_id>:<day>"
+    project_id = models.BigIntegerField()
+    project_name = models.CharField(max_length=255)
+    day = models.DateField()
+    tasks_created = models.IntegerField()
+    tasks_completed = models.IntegerField()
+    events_total = models.IntegerField()
+    events_debug = models.IntegerField()
+    events_info = models.IntegerField()
+    events_warning = models.IntegerField()
+    events_error = models.IntegerField()
+    events_critical = models.IntegerField()
+
+    class Meta:
+        managed = False
+        db_table = "project_daily_stats"
+        ordering = ["-day", "project_id"]
+        verbose_name_plural = "project daily stats"
+
+    def __str__(self) -> str:
+        return f"{self.project_name} on {self.day}"
+
+
+class FormCompletionStats(models.Model):
+    id = models.CharField(max_length=64, primary_key=True)  # "<form_schema_id>:<day>"
+    form_schema_id = models.BigIntegerField()
+    form_name = models.CharField(max_length=200)
+    form_version = models.IntegerField()
+    day = models.DateField()
+    submissions = models.IntegerField()
+    completed = models.IntegerField()
+    avg_completion_time = models.DecimalField(max_digits=14, decimal_places=2, null=True)
+
+    class Meta:
+        managed = False
+        db_table = "form_completion_stats"
+        ordering = ["-day", "form_name"]
+        verbose_name_plural = "form completion stats"
+
+    def __str__(self) -> str:
+        return f"{self.form_name} v{self.form_version} on {self.day}"
+
+
+# --- archive schema (created in a migration; rows moved by services.archive_run) ----------------
 
 
 class ArchivedWorkflow(models.Model):

@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import pytest
 from django.db import OperationalError, connection
+from django.utils import timezone
 
 from apps.ops import services
 from apps.ops.matviews import REGISTRY
-from apps.ops.models import MatviewRefresh, WorkflowSummary
+from apps.ops.models import (
+    FormCompletionStats,
+    MatviewRefresh,
+    ProjectDailyStats,
+    WorkflowSummary,
+)
 from apps.tasks.models import Task
 from tests.factories.domain import TemplateFactory
+from tests.factories.events import EventFactory
+from tests.factories.runs import FormResponseFactory, FormSchemaFactory
 
 from .conftest import make_workflow, raw_connection, wait_for_lock_wait
 
@@ -20,8 +28,10 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_every_registered_view_refreshes_and_is_logged():
-    make_workflow(age_days=3)
+    workflow = make_workflow(age_days=3)
     TemplateFactory(usage_count=4, success_count=3, failure_count=1)
+    EventFactory(project=workflow.project)
+    FormResponseFactory()
     for name in REGISTRY:
         record = services.matview_refresh(name=name)
         assert record.outcome == "success", record.error
@@ -115,3 +125,34 @@ def test_first_refresh_of_an_unpopulated_view_is_not_concurrent():
 def test_unknown_view_is_refused():
     with pytest.raises(ValueError, match="unknown materialized view"):
         services.matview_refresh(name="pg_class")
+
+
+def test_project_daily_stats_counts_tasks_and_events_by_severity():
+    workflow = make_workflow(age_days=0, tasks=3)  # 3 done tasks, opened yesterday
+    project = workflow.project
+    for severity, n in (("info", 3), ("error", 2), ("critical", 1)):
+        for _ in range(n):
+            EventFactory(project=project, severity=severity)
+    EventFactory(project=project, severity="error", created_at=timezone.now() - timedelta(days=200))
+    services.matview_refresh(name="project_daily_stats")
+    today = timezone.now().astimezone(UTC).date()
+    row = ProjectDailyStats.objects.get(project_id=project.pk, day=today)
+    assert (row.tasks_completed, row.events_total) == (3, 6)
+    assert (row.events_info, row.events_error, row.events_critical) == (3, 2, 1)
+    yesterday = ProjectDailyStats.objects.get(project_id=project.pk, day=today - timedelta(days=1))
+    assert (yesterday.tasks_created, yesterday.events_total) == (3, 0)
+    # the 200-day-old event is outside the 90-day window
+    assert not ProjectDailyStats.objects.filter(day__lt=today - timedelta(days=89)).exists()
+
+
+def test_form_completion_stats_per_schema_and_day():
+    schema = FormSchemaFactory()
+    for data in (
+        {"status": "complete", "completion_time": 30},
+        {"status": "complete", "completion_time": "60"},
+        {"status": "draft", "completion_time": "n/a"},  # not numeric: ignored, no failure
+    ):
+        FormResponseFactory(form_schema=schema, data=data)
+    services.matview_refresh(name="form_completion_stats")
+    row = FormCompletionStats.objects.get(form_schema_id=schema.pk)
+    assert (row.submissions, row.completed, float(row.avg_completion_time)) == (3, 2, 45.0)
