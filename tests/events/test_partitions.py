@@ -254,3 +254,13 @@ def test_detach_command_dry_run_lists_without_detaching(capsys):
     out = capsys.readouterr().out
     assert f"planned  detach {old_name}" in out and "(retention 1 year)" in out
     assert old_name in {p.name for p in partitions.partition_list("events_event")}
+
+
+def test_database_check_warns_about_rows_in_a_default_partition():
+    from apps.events.checks import default_partitions_are_empty
+
+    assert default_partitions_are_empty(databases=["default"]) == []
+    EventFactory(created_at=timezone.now() + relativedelta(years=5))
+    [warning] = default_partitions_are_empty(databases=["default"])
+    assert warning.id == "events.W001" and "events_event_default holds 1 row(s)" in warning.msg
+    assert default_partitions_are_empty(databases=None) == []  # plain `check`: no DB access
