@@ -45,19 +45,52 @@ bootstrap: migrate
 up: bootstrap
 
 # --- the two commands --------------------------------------------------------------------------
-run: up
+run: up worker beat
 	@mkdir -p $(LOCAL)/log
 	@echo ""
 	@echo "Flowbase admin:  http://$(HOST):$(PORT)/admin/"
 	@cat $(LOCAL)/admin-login.txt 2>/dev/null || true
-	@echo "(Ctrl-C stops the web server; 'make stop' stops the database and Redis.)"
+	@echo "(Ctrl-C stops the web server; 'make stop' stops the worker, beat, database and Redis.)"
 	@$(WITH_ENV) exec $(PY) manage.py runserver $(HOST):$(PORT)
 
 test: $(VENV)/.installed services lint
 	@$(WITH_ENV) DJANGO_SETTINGS_MODULE=dataplatform.settings.test $(PY) -m pytest $(ARGS)
 
 # --- helpers -----------------------------------------------------------------------------------
+# Celery in the background: pid files in .local/run/, logs in .local/log/; reused when running.
+# $(call celery_start,NAME,ARGS)
+define celery_start
+	@mkdir -p $(LOCAL)/run $(LOCAL)/log
+	@pidf="$(CURDIR)/$(LOCAL)/run/celery-$(1).pid"; logf="$(CURDIR)/$(LOCAL)/log/celery-$(1).log"; \
+	if [ -f "$$pidf" ] && kill -0 "$$(cat "$$pidf")" 2>/dev/null; then \
+	  echo "Celery $(1) already running (pid $$(cat "$$pidf"), log $(LOCAL)/log/celery-$(1).log)"; \
+	else \
+	  rm -f "$$pidf"; \
+	  $(WITH_ENV) $(VENV)/bin/celery -A dataplatform --workdir "$(CURDIR)" $(2) \
+	    --detach --pidfile="$$pidf" --logfile="$$logf"; \
+	  for _ in $$(seq 150); do [ -s "$$pidf" ] && break; sleep 0.1; done; \
+	  [ -s "$$pidf" ] || { echo "Celery $(1) did not start; see $$logf"; exit 1; }; \
+	  echo "Celery $(1) started (pid $$(cat "$$pidf"), log $(LOCAL)/log/celery-$(1).log)"; \
+	fi
+endef
+
+worker: migrate
+	$(call celery_start,worker,worker --pool=prefork --concurrency=2 -l info)
+
+beat: migrate
+	$(call celery_start,beat,beat -l info -S django)
+
 stop:
+	@for name in beat worker; do \
+	  pidf="$(LOCAL)/run/celery-$$name.pid"; \
+	  if [ -f "$$pidf" ] && pid="$$(cat "$$pidf")" && kill -0 "$$pid" 2>/dev/null; then \
+	    echo "stopping Celery $$name (pid $$pid)"; \
+	    kill -TERM "$$pid"; \
+	    for _ in $$(seq 600); do kill -0 "$$pid" 2>/dev/null || break; sleep 0.1; done; \
+	    if kill -0 "$$pid" 2>/dev/null; then echo "Celery $$name (pid $$pid) still finishing a task after 60 s"; fi; \
+	  fi; \
+	  if ! { [ -f "$$pidf" ] && kill -0 "$$(cat "$$pidf")" 2>/dev/null; }; then rm -f "$$pidf"; fi; \
+	done
 	@bash .make/local.sh down
 
 env:
