@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from django.db import DatabaseError, connections, transaction
 from psqlextra.partitioning.constants import AUTO_PARTITIONED_COMMENT
 
+from . import partition_sql
 from .partitions import (
     ARCHIVE_SCHEMA,
     DEFAULT_LOCK_TIMEOUT,
@@ -124,8 +125,7 @@ def partitions_create(
             if default is not None:
                 with connection.cursor() as cursor:
                     cursor.execute(
-                        f"SELECT count(*) FROM {qn(default.schema)}.{qn(default.name)} "
-                        f"WHERE {qn(key)} >= %s AND {qn(key)} < %s",
+                        partition_sql.rows_in_range(qn, default.schema, default.name, key),
                         [start, end],
                     )
                     stray = cursor.fetchone()[0]
@@ -140,7 +140,9 @@ def partitions_create(
                 try:
                     with transaction.atomic(using=using):
                         with connection.cursor() as cursor:
-                            cursor.execute(f"SET LOCAL lock_timeout = '{_lock_timeout(config)}'")
+                            cursor.execute(
+                                partition_sql.SET_LOCAL_LOCK_TIMEOUT, [_lock_timeout(config)]
+                            )
                         with connection.schema_editor() as editor:
                             partition.create(config.model, editor, comment=AUTO_PARTITIONED_COMMENT)
                     action.status = "done"
@@ -191,16 +193,13 @@ def partitions_detach(
             if apply:
                 try:
                     with transaction.atomic(using=using), connection.cursor() as cursor:
-                        cursor.execute(f"SET LOCAL lock_timeout = '{_lock_timeout(config)}'")
-                        cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {qn(ARCHIVE_SCHEMA)}")
                         cursor.execute(
-                            f"ALTER TABLE {qn(table)} DETACH PARTITION "
-                            f"{qn(part.schema)}.{qn(part.name)}"
+                            partition_sql.SET_LOCAL_LOCK_TIMEOUT, [_lock_timeout(config)]
                         )
-                        cursor.execute(
-                            f"ALTER TABLE {qn(part.schema)}.{qn(part.name)} "
-                            f"SET SCHEMA {qn(ARCHIVE_SCHEMA)}"
-                        )
+                        for statement in partition_sql.detach_into_schema(
+                            qn, table, part.schema, part.name, ARCHIVE_SCHEMA
+                        ):
+                            cursor.execute(statement)
                     action.status = "done"
                 except DatabaseError as exc:
                     action.status = "failed"

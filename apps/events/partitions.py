@@ -8,7 +8,7 @@
 * Read-only catalog queries (`partitioned_table_list`, `partition_list`,
   `default_partition_report`) that any code may import (DB health, admin pages, alerts).
 
-All raw SQL of the partition tooling lives in this module and in `partition_services`.
+All raw SQL of the partition tooling lives in `partition_sql`.
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ from psqlextra.partitioning import (
     PostgresPartitioningConfig,
     PostgresTimePartitionSize,
 )
+
+from . import partition_sql
 
 ARCHIVE_SCHEMA = "archive"
 DEFAULT_LOCK_TIMEOUT = "2s"
@@ -172,46 +174,17 @@ class PartitionInfo:
         return data
 
 
-PARTITIONED_TABLES_SQL = """
-SELECT c.relname
-FROM pg_partitioned_table p
-JOIN pg_class c ON c.oid = p.partrelid
-JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE n.nspname = current_schema()
-ORDER BY c.relname
-"""
-
-# Bounds of timestamptz range partitions are printed as FROM ('…') TO ('…'); MINVALUE/MAXVALUE
-# and DEFAULT partitions give NULL.
-PARTITIONS_SQL = r"""
-SELECT n.nspname,
-       c.relname,
-       pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT' AS is_default,
-       substring(pg_get_expr(c.relpartbound, c.oid) FROM $$FROM \('([^']+)'\)$$)::timestamptz,
-       substring(pg_get_expr(c.relpartbound, c.oid) FROM $$TO \('([^']+)'\)$$)::timestamptz,
-       pg_get_expr(c.relpartbound, c.oid),
-       c.reltuples::bigint,
-       pg_total_relation_size(c.oid),
-       obj_description(c.oid, 'pg_class')
-FROM pg_inherits i
-JOIN pg_class c ON c.oid = i.inhrelid
-JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE i.inhparent = %s::regclass
-ORDER BY is_default, 4, c.relname
-"""
-
-
 def partitioned_table_list(using: str = "default") -> list[str]:
     """Names of all partitioned (parent) tables in the current schema."""
     with connections[using].cursor() as cursor:
-        cursor.execute(PARTITIONED_TABLES_SQL)
+        cursor.execute(partition_sql.PARTITIONED_TABLES)
         return [row[0] for row in cursor.fetchall()]
 
 
 def partition_list(table: str, using: str = "default") -> list[PartitionInfo]:
     """Partitions of `table`, ranges in order, the default partition last."""
     with connections[using].cursor() as cursor:
-        cursor.execute(PARTITIONS_SQL, [table])
+        cursor.execute(partition_sql.PARTITIONS, [table])
         rows = cursor.fetchall()
     return [
         PartitionInfo(
@@ -269,10 +242,8 @@ def default_partition_report(
     default = next((p for p in partition_list(table, using) if p.is_default), None)
     if default is None:
         return None
-    qn = connection.ops.quote_name
-    sql = (
-        f"SELECT count(*), min(k), max(k) FROM "
-        f"(SELECT {qn(key_column)} AS k FROM {qn(default.schema)}.{qn(default.name)} LIMIT %s) s"
+    sql = partition_sql.default_sample(
+        connection.ops.quote_name, default.schema, default.name, key_column
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [cap + 1])

@@ -264,3 +264,10 @@ def test_database_check_warns_about_rows_in_a_default_partition():
     [warning] = default_partitions_are_empty(databases=["default"])
     assert warning.id == "events.W001" and "events_event_default holds 1 row(s)" in warning.msg
     assert default_partitions_are_empty(databases=None) == []  # plain `check`: no DB access
+
+
+def test_pgpartition_never_plans_a_drop_even_past_retention():
+    from apps.core.partitioning import manager
+
+    _make_old_event_partition(months_ago=30)  # far past the 12-month retention
+    assert manager.plan(skip_create=True).deletions == []
