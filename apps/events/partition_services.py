@@ -77,8 +77,9 @@ def partitions_create(
     actions: list[PartitionAction] = []
     for config in _policies(models):
         table = config.model._meta.db_table
-        existing = [p for p in partition_list(table, using) if not p.is_default]
-        default = next((p for p in partition_list(table, using) if p.is_default), None)
+        listed = partition_list(table, using)
+        existing = [p for p in listed if not p.is_default]
+        default = next((p for p in listed if p.is_default), None)
         key = config.model._meta.get_field(config.model._partitioning_meta.key[0]).column
         for partition in config.strategy.to_create():
             name = f"{table}_{partition.name()}"
