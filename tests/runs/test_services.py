@@ -96,3 +96,13 @@ def test_form_services_refuse_bad_input():
     with pytest.raises(ValidationError, match="data must be a JSON object"):
         form_response_submit(form_schema=schema, data="email=a@b.c")
     assert not FormResponse.objects.exists()
+
+
+def test_node_execution_list_prunes_partitions_older_than_the_run(run):
+    from apps.events.partitions import partition_list
+
+    plan = node_execution_list(run=run).explain()
+    current = f"runs_nodeexecution_p{run.started_at:%Y%m}"
+    previous = f"runs_nodeexecution_p{run.started_at.replace(day=1) - timedelta(days=1):%Y%m}"
+    assert previous in {p.name for p in partition_list("runs_nodeexecution")}
+    assert current in plan and previous not in plan
