@@ -10,6 +10,11 @@ from apps.ops.sqlfiles import read_sql
 class Migration(migrations.Migration):
     dependencies = [
         ("ops", "0004_beat_schedule"),
+        ("events", "0001_initial"),
+        ("runs", "0001_initial"),
+        ("projects", "0002_project_set_updated_at"),
+        ("workflows", "0002_workflow_tasks_done_workflow_tasks_total_and_more"),
+        ("tasks", "0002_task_set_updated_at_task_task_status_transition_and_more"),
     ]
 
     operations = [
