@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
+import pgtrigger
 from django.db import DatabaseError, connections, transaction
 from psqlextra.partitioning.constants import AUTO_PARTITIONED_COMMENT
 
@@ -64,13 +65,20 @@ def _is_lock_timeout(exc: DatabaseError) -> bool:
 
 
 def partitions_create(
-    *, apply: bool = False, models: Iterable | None = None, using: str = "default"
+    *,
+    apply: bool = False,
+    move_default_rows: bool = False,
+    models: Iterable | None = None,
+    using: str = "default",
 ) -> list[PartitionAction]:
     """Create the partitions each strategy wants that do not exist yet (idempotent).
 
     A planned range is skipped when an existing partition already covers it exactly, and
-    reported `blocked` when it partly overlaps one or when rows for it sit in the default
-    partition (PostgreSQL would refuse the CREATE; move those rows first).
+    reported `blocked` when it partly overlaps one, or when rows for it sit in the default
+    partition (PostgreSQL would refuse the CREATE) unless `move_default_rows`: then those rows
+    are moved into the new partition in the same transaction (DELETE … RETURNING into a temporary
+    table, CREATE, INSERT back through the parent; the model's pgtriggers, such as the audit
+    log's append-only guard, are ignored for that transaction only).
     """
     connection = connections[using]
     qn = connection.ops.quote_name
@@ -130,28 +138,58 @@ def partitions_create(
                         [start, end],
                     )
                     stray = cursor.fetchone()[0]
-                if stray:
+                if stray and not move_default_rows:
                     action.status = "blocked"
                     action.reason = (
-                        f"{stray} row(s) for this range are in {default.name}; move them out first"
+                        f"{stray} row(s) for this range are in {default.name}; move them out "
+                        "first (or pass move_default_rows / --move-default-rows)"
                     )
                     actions.append(action)
                     continue
+                if stray:
+                    action.reason = f"moves {stray} row(s) out of {default.name}"
+            else:
+                stray = 0
             if apply:
                 try:
-                    with transaction.atomic(using=using):
-                        with connection.cursor() as cursor:
-                            cursor.execute(
-                                partition_sql.SET_LOCAL_LOCK_TIMEOUT, [_lock_timeout(config)]
-                            )
-                        with connection.schema_editor() as editor:
-                            partition.create(config.model, editor, comment=AUTO_PARTITIONED_COMMENT)
+                    _create_partition(
+                        config, partition, default, key, stray, connection=connection, using=using
+                    )
                     action.status = "done"
                 except DatabaseError as exc:
                     action.status = "failed"
                     action.reason = _reason(exc)
             actions.append(action)
     return actions
+
+
+def _create_partition(config, partition, default, key, stray, *, connection, using) -> None:
+    qn = connection.ops.quote_name
+    table = config.model._meta.db_table
+    stash = f"_stash_{table}"
+    with transaction.atomic(using=using):
+        with connection.cursor() as cursor:
+            cursor.execute(partition_sql.SET_LOCAL_LOCK_TIMEOUT, [_lock_timeout(config)])
+        moved = 0
+        if stray:
+            with pgtrigger.ignore(databases=[using]), connection.cursor() as cursor:
+                cursor.execute(
+                    partition_sql.stash_default_rows(qn, default.schema, default.name, key, stash),
+                    [
+                        partition.start_datetime.replace(tzinfo=UTC),
+                        partition.end_datetime.replace(tzinfo=UTC),
+                    ],
+                )
+                moved = cursor.rowcount
+        with connection.schema_editor() as editor:
+            partition.create(config.model, editor, comment=AUTO_PARTITIONED_COMMENT)
+        if moved:
+            with connection.cursor() as cursor:
+                cursor.execute(partition_sql.restore_stashed_rows(qn, table, stash))
+                if cursor.rowcount != moved:
+                    raise DatabaseError(
+                        f"re-inserted {cursor.rowcount} of {moved} row(s) moved from {default.name}"
+                    )
 
 
 def partitions_detach(

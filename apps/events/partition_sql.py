@@ -61,3 +61,17 @@ def detach_into_schema(qn: Quote, parent: str, schema: str, partition: str, targ
         f"ALTER TABLE {qn(parent)} DETACH PARTITION {qn(schema)}.{qn(partition)}",
         f"ALTER TABLE {qn(schema)}.{qn(partition)} SET SCHEMA {qn(target)}",
     ]
+
+
+def stash_default_rows(qn: Quote, schema: str, partition: str, key: str, stash: str) -> str:
+    """Move rows with key in [%s, %s) out of a default partition into a temporary table."""
+    return (
+        f"CREATE TEMPORARY TABLE {qn(stash)} ON COMMIT DROP AS "
+        f"WITH moved AS (DELETE FROM {qn(schema)}.{qn(partition)} "
+        f"WHERE {qn(key)} >= %s AND {qn(key)} < %s RETURNING *) SELECT * FROM moved"
+    )
+
+
+def restore_stashed_rows(qn: Quote, parent: str, stash: str) -> str:
+    """Re-insert stashed rows through the parent (same column order: partitions share it)."""
+    return f"INSERT INTO {qn(parent)} SELECT * FROM {qn(stash)}"

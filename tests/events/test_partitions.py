@@ -271,3 +271,40 @@ def test_pgpartition_never_plans_a_drop_even_past_retention():
 
     _make_old_event_partition(months_ago=30)  # far past the 12-month retention
     assert manager.plan(skip_create=True).deletions == []
+
+
+def test_create_can_move_rows_out_of_the_default_partition():
+    missing = _drop_last_month_partition()
+    stray = EventFactory(created_at=missing.range_from + timedelta(hours=1))
+    other = EventFactory(created_at=timezone.now() + relativedelta(years=5))  # stays in default
+    before = Event.objects.count()
+
+    [action] = partition_services.partitions_create(
+        apply=True, move_default_rows=True, models=[Event]
+    )
+    assert (action.status, action.reason) == ("done", "moves 1 row(s) out of events_event_default")
+    assert _partition_of(Event, id=stray.id) == missing.name
+    assert _partition_of(Event, id=other.id) == "events_event_default"
+    assert Event.objects.count() == before
+    moved = Event.objects.get(pk=(stray.created_at, stray.id))
+    assert (moved.event_type, moved.payload) == (stray.event_type, stray.payload)
+
+
+def test_moving_default_rows_works_for_the_append_only_audit_log():
+    from apps.audit.models import AuditEvent
+    from tests.factories.audit import AuditEventFactory
+
+    last = [p for p in partitions.partition_list("audit_auditevent") if not p.is_default][-1]
+    with connection.cursor() as cursor:
+        cursor.execute(f'DROP TABLE "{last.name}"')
+    row = AuditEventFactory(created_at=last.range_from + timedelta(days=1))
+    [action] = partition_services.partitions_create(
+        apply=True, move_default_rows=True, models=[AuditEvent]
+    )
+    assert action.status == "done"
+    assert _partition_of(AuditEvent, id=row.id) == last.name
+    # the guard is back once the move is over
+    from django.db import IntegrityError, transaction
+
+    with pytest.raises(IntegrityError, match="append-only"), transaction.atomic():
+        AuditEvent.objects.filter(pk=row.pk).delete()

@@ -20,13 +20,29 @@ class Command(BaseCommand):
         parser.add_argument("action", choices=["list", "create", "detach"])
         parser.add_argument("--apply", action="store_true", help="change the database")
         parser.add_argument("--json", action="store_true", help="machine-readable output")
+        parser.add_argument(
+            "--move-default-rows",
+            action="store_true",
+            help="create: move rows of a new partition's range out of the default partition",
+        )
         parser.add_argument("--database", default="default")
 
-    def handle(self, *args, action: str, apply: bool, json: bool, database: str, **options):
+    def handle(
+        self,
+        *args,
+        action: str,
+        apply: bool,
+        json: bool,
+        database: str,
+        move_default_rows: bool,
+        **options,
+    ):
         if action == "list":
             return self._list(database, as_json=json)
         if action == "create":
-            actions = partition_services.partitions_create(apply=apply, using=database)
+            actions = partition_services.partitions_create(
+                apply=apply, move_default_rows=move_default_rows, using=database
+            )
         else:
             actions = partition_services.partitions_detach(apply=apply, using=database)
         self._report(action, actions, apply=apply, as_json=json)
