@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from django.db.models import F
-
 from apps.blueprints.models import Template
 from apps.knowledge.models import Article
 from apps.projects.models import Project
@@ -22,15 +20,25 @@ def workflow_get(*, project: Project | None, name: str) -> Workflow | None:
 
 
 def workflow_dependency_keys(workflow_id: int | None) -> set[tuple[str, str]]:
-    """The workflow's dependencies as (task external_key, depends_on external_key)."""
+    """The workflow's dependencies as (task external_key, depends_on external_key).
+
+    Two single-table reads joined in Python: during an import the planner's statistics do not know
+    the rows just written, and a SQL join of three tables then degrades to nested loops."""
     if workflow_id is None:
         return set()
-    rows = TaskDependency.objects.filter(
-        task__workflow_id=workflow_id,
-        task__external_key__isnull=False,
-        depends_on__external_key__isnull=False,
-    ).values_list("task__external_key", "depends_on__external_key")
-    return set(rows)
+    keys = {v: k for k, v in workflow_task_ids(workflow_id).items()}
+    rows = TaskDependency.objects.filter(task_id__in=list(keys)).values_list(
+        "task_id", "depends_on_id"
+    )
+    return {(keys[a], keys[b]) for a, b in rows if a in keys and b in keys}
+
+
+def workflow_task_ids(workflow_id: int) -> dict[str, int]:
+    return dict(
+        Task.objects.filter(workflow_id=workflow_id, external_key__isnull=False).values_list(
+            "external_key", "id"
+        )
+    )
 
 
 TASK_COMPARED = (
@@ -49,12 +57,13 @@ def workflow_task_states(workflow_id: int | None) -> dict[str, tuple]:
     """external_key → the compared column values (as the importer writes them)."""
     if workflow_id is None:
         return {}
-    rows = (
-        Task.objects.filter(workflow_id=workflow_id, external_key__isnull=False)
-        .annotate(parent_key=F("parent__external_key"))
-        .values_list("external_key", *TASK_COMPARED)
+    rows = list(
+        Task.objects.filter(workflow_id=workflow_id, external_key__isnull=False).values_list(
+            "id", "external_key", "parent_id", *TASK_COMPARED[1:]
+        )
     )
-    return {row[0]: tuple(row[1:]) for row in rows}
+    key_of = {row[0]: row[1] for row in rows}
+    return {row[1]: (key_of.get(row[2]), *row[3:]) for row in rows}
 
 
 def article_state(*, project: Project | None, slug: str) -> tuple | None:
@@ -101,9 +110,9 @@ def export_tasks_of(workflow_id: int) -> list[dict]:
     )
 
 
-def export_dependencies_of(workflow_id: int) -> list[tuple[int, int]]:
+def export_dependencies_of(task_ids: list[int]) -> list[tuple[int, int]]:
     return list(
-        TaskDependency.objects.filter(task__workflow_id=workflow_id)
+        TaskDependency.objects.filter(task_id__in=task_ids)
         .order_by("id")
         .values_list("task_id", "depends_on_id")
     )

@@ -26,7 +26,7 @@ from apps.filestore.parsing import (
     TaskRecord,
     parse_file,
 )
-from apps.filestore.planning import TagPlan, plan_tag
+from apps.filestore.planning import TagPlan, insertion_order, plan_tag
 from apps.filestore.problems import Problems
 from apps.filestore.report import FileReport, ImportReport
 from apps.projects.models import Project
@@ -34,6 +34,11 @@ from apps.tasks.models import Task
 
 Progress = Callable[[str, int, int], None]
 DEFAULT_BATCH_SIZE = 5000
+# Smaller: the database's per-row cycle check walks the edges of the current batch (see
+# planning.insertion_order), so its cost grows with the square of this size.
+DEPENDENCY_BATCH_SIZE = 1000
+# After writing this many new tasks, statistics are refreshed before the dependencies go in.
+ANALYZE_AFTER = 2000
 KIND_ORDER = {"config": 0, "tasks": 1, "n8n": 2, "document": 3, "template": 4}
 
 
@@ -270,11 +275,11 @@ def project_settings_update(*, project: Project, config: dict, counts=None) -> b
     return True
 
 
-def _task_row(index: int, t: TaskRecord) -> tuple:
+def _task_row(index: int, t: TaskRecord, ids: dict[str, int]) -> tuple:
     return (
         index,
         t.key,
-        t.parent_key,
+        ids.get(t.parent_key, 0) if t.parent_key is not None else None,
         t.title,
         t.description,
         t.details,
@@ -320,11 +325,12 @@ def _write_tag(
     done = 0
     top = [t for t in plan.tasks if t.parent_key is None]
     subs = [t for t in plan.tasks if t.parent_key is not None]
-    for group in (top, subs):  # parents committed before the batch that points to them
+    ids: dict[str, int] = {}
+    for group in (top, subs):  # parents are written (and their ids known) before subtasks
         for start in range(0, len(group), batch_size):
             batch = group[start : start + batch_size]
             created, updated = sql.upsert_tasks_batch(
-                workflow_id, [_task_row(start + i, t) for i, t in enumerate(batch)]
+                workflow_id, [_task_row(start + i, t, ids) for i, t in enumerate(batch)]
             )
             tasks.created += created
             tasks.updated += updated
@@ -332,11 +338,16 @@ def _write_tag(
             done += len(batch)
             if progress:
                 progress(f"{tag.name}: tasks", done, total)
+        ids = selectors.workflow_task_ids(workflow_id)
+    if tasks.created >= ANALYZE_AFTER and plan.edges:
+        sql.analyze_tasks()
 
     deps = report.counts("dependency")
     deps.skipped += len(plan.skipped_edges)
-    for start in range(0, len(plan.edges), batch_size):
-        batch = plan.edges[start : start + batch_size]
+    edges = [(ids[a], ids[b]) for a, b in insertion_order(plan.edges)]
+    dep_batch = min(batch_size, DEPENDENCY_BATCH_SIZE)
+    for start in range(0, len(edges), dep_batch):
+        batch = edges[start : start + dep_batch]
         created = sql.insert_dependencies_batch(workflow_id, batch)
         deps.created += created
         deps.unchanged += len(batch) - created
@@ -345,7 +356,7 @@ def _write_tag(
             progress(f"{tag.name}: dependencies", done, total)
 
     if job.prune:
-        deps.deleted += sql.prune_dependencies(workflow_id, plan.edges)
+        deps.deleted += sql.prune_dependencies(workflow_id, edges)
         keys = [t.key for t in plan.tasks]
         _, per_model = (
             Task.objects.filter(workflow_id=workflow_id).exclude(external_key__in=keys).delete()
@@ -382,7 +393,7 @@ def _plan_counts(job: FileJob) -> None:
             state = states.get(t.key)
             if state is None:
                 tc.created += 1
-            elif state == _task_row(0, t)[2:]:
+            elif state == (t.parent_key, *_task_row(0, t, {"": 0})[3:]):
                 tc.unchanged += 1
             else:
                 tc.updated += 1
@@ -441,7 +452,9 @@ def tasks_export(*, project: Project, workflow: str | None = None) -> dict:
         rows = selectors.export_tasks_of(wf.pk)
         if not rows and "shape" not in filestore and workflow is None:
             continue  # an n8n workflow, not a task list
-        document[wf.name] = _export_tag(rows, selectors.export_dependencies_of(wf.pk), filestore)
+        document[wf.name] = _export_tag(
+            rows, selectors.export_dependencies_of([r["id"] for r in rows]), filestore
+        )
     return document
 
 

@@ -24,10 +24,10 @@ DEP_STAGE = "filestore_dependency_stage"
 
 _CREATE_STAGES = f"""
 CREATE TEMP TABLE IF NOT EXISTS {TASK_STAGE} (
-    ord integer, external_key text, parent_key text, title text, description text,
+    ord integer, external_key text, parent_id bigint, title text, description text,
     details text, test_strategy text, status text, priority smallint, legacy jsonb
 ) ON COMMIT DROP;
-CREATE TEMP TABLE IF NOT EXISTS {DEP_STAGE} (task_key text, depends_on_key text) ON COMMIT DROP;
+CREATE TEMP TABLE IF NOT EXISTS {DEP_STAGE} (task_id bigint, depends_on_id bigint) ON COMMIT DROP;
 """
 
 _UPSERT_TASKS = """
@@ -36,10 +36,9 @@ WITH up AS (
         workflow_id, parent_id, external_key, title, description, details, test_strategy,
         status, priority, legacy{fill_columns}
     )
-    SELECT %(workflow)s, p.id, s.external_key, s.title, s.description, s.details,
+    SELECT %(workflow)s, s.parent_id, s.external_key, s.title, s.description, s.details,
            s.test_strategy, s.status, s.priority, s.legacy{fill_values}
     FROM filestore_task_stage s
-    LEFT JOIN tasks_task p ON p.workflow_id = %(workflow)s AND p.external_key = s.parent_key
     ORDER BY s.ord
     ON CONFLICT (workflow_id, external_key) DO UPDATE SET
         parent_id = EXCLUDED.parent_id, title = EXCLUDED.title,
@@ -59,10 +58,8 @@ SELECT count(*) FILTER (WHERE created), count(*) FILTER (WHERE NOT created) FROM
 _INSERT_DEPENDENCIES = """
 WITH ins AS (
     INSERT INTO tasks_taskdependency (task_id, depends_on_id, type{fill_columns})
-    SELECT a.id, b.id, 'blocks'{fill_values}
+    SELECT s.task_id, s.depends_on_id, 'blocks'{fill_values}
     FROM filestore_dependency_stage s
-    JOIN tasks_task a ON a.workflow_id = %(workflow)s AND a.external_key = s.task_key
-    JOIN tasks_task b ON b.workflow_id = %(workflow)s AND b.external_key = s.depends_on_key
     ON CONFLICT (task_id, depends_on_id) DO NOTHING
     RETURNING 1
 )
@@ -71,11 +68,11 @@ SELECT count(*) FROM ins
 
 _PRUNE_DEPENDENCIES = """
 DELETE FROM tasks_taskdependency d
-USING tasks_task a, tasks_task b
-WHERE d.task_id = a.id AND d.depends_on_id = b.id AND a.workflow_id = %(workflow)s
-  AND (a.external_key, b.external_key) NOT IN (
-      SELECT k.task_key, k.depends_on_key
-      FROM unnest(%(task_keys)s::text[], %(depends_on_keys)s::text[]) AS k(task_key, depends_on_key)
+USING tasks_task a
+WHERE d.task_id = a.id AND a.workflow_id = %(workflow)s
+  AND (d.task_id, d.depends_on_id) NOT IN (
+      SELECT k.task_id, k.depends_on_id
+      FROM unnest(%(task_ids)s::bigint[], %(depends_on_ids)s::bigint[]) AS k(task_id, depends_on_id)
   )
 """
 
@@ -220,14 +217,14 @@ def create_stages() -> None:
 
 
 def upsert_tasks_batch(workflow_id: int, rows: Sequence[tuple]) -> tuple[int, int]:
-    """rows: (ord, external_key, parent_key, title, description, details, test_strategy, status,
-    priority, legacy dict). Parents must be in the database before their subtasks' batch.
+    """rows: (ord, external_key, parent_id, title, description, details, test_strategy, status,
+    priority, legacy dict).
     Returns (created, updated); the rest of the batch was unchanged."""
     with connection.cursor() as cursor:
         cursor.execute(f"TRUNCATE {TASK_STAGE}")
         _copy(
             cursor,
-            f"COPY {TASK_STAGE} (ord, external_key, parent_key, title, description, details, "
+            f"COPY {TASK_STAGE} (ord, external_key, parent_id, title, description, details, "
             "test_strategy, status, priority, legacy) FROM STDIN",
             ((*row[:9], json.dumps(row[9], ensure_ascii=False)) for row in rows),
         )
@@ -236,11 +233,14 @@ def upsert_tasks_batch(workflow_id: int, rows: Sequence[tuple]) -> tuple[int, in
     return created, updated
 
 
-def insert_dependencies_batch(workflow_id: int, edges: Sequence[tuple[str, str]]) -> int:
-    """Insert (task_key, depends_on_key) pairs of one workflow; returns how many were new."""
+def insert_dependencies_batch(workflow_id: int, edges: Sequence[tuple[int, int]]) -> int:
+    """Insert (task_id, depends_on_id) pairs of one workflow; returns how many were new.
+
+    Ids are resolved by the caller: a join on external_key here would be planned from statistics
+    that do not know the rows this transaction just wrote (a nested loop over the workflow)."""
     with connection.cursor() as cursor:
         cursor.execute(f"TRUNCATE {DEP_STAGE}")
-        _copy(cursor, f"COPY {DEP_STAGE} (task_key, depends_on_key) FROM STDIN", edges)
+        _copy(cursor, f"COPY {DEP_STAGE} (task_id, depends_on_id) FROM STDIN", edges)
         _execute(
             cursor,
             _INSERT_DEPENDENCIES,
@@ -251,14 +251,14 @@ def insert_dependencies_batch(workflow_id: int, edges: Sequence[tuple[str, str]]
         return cursor.fetchone()[0]
 
 
-def prune_dependencies(workflow_id: int, keep: Sequence[tuple[str, str]]) -> int:
+def prune_dependencies(workflow_id: int, keep: Sequence[tuple[int, int]]) -> int:
     with connection.cursor() as cursor:
         cursor.execute(
             _PRUNE_DEPENDENCIES,
             {
                 "workflow": workflow_id,
-                "task_keys": [a for a, _ in keep],
-                "depends_on_keys": [b for _, b in keep],
+                "task_ids": [a for a, _ in keep],
+                "depends_on_ids": [b for _, b in keep],
             },
         )
         return cursor.rowcount
@@ -338,6 +338,13 @@ def upsert_template(
             },
         )
         return _outcome(cursor.fetchall())
+
+
+def analyze_tasks() -> None:
+    """Refresh the planner's statistics inside the import's transaction (ANALYZE counts this
+    transaction's own rows), so the triggers' per-row lookups use indexes after a large write."""
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE tasks_task, tasks_taskdependency, workflows_workflow")
 
 
 def _copy(cursor, statement: str, rows: Iterable[Sequence]) -> None:

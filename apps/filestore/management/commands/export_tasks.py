@@ -24,9 +24,10 @@ class Command(BaseCommand):
         document = tasks_export(project=project, workflow=options["workflow"])
         if options["workflow"] and not document:
             raise CommandError(f"no workflow {options['workflow']!r} in {project.name!r}")
-        options["output"].parent.mkdir(parents=True, exist_ok=True)
-        options["output"].write_text(
+        output = Path(options["output"])
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(
             json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
         )
         count = sum(len(tag["tasks"]) for tag in document.values())
-        self.stdout.write(f"{count} tasks in {len(document)} tag(s) → {options['output']}")
+        self.stdout.write(f"{count} tasks in {len(document)} tag(s) → {output}")
