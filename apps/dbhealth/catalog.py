@@ -54,6 +54,8 @@ def fetch(
                 "SELECT set_config('statement_timeout', %s, true)", [str(int(timeout_ms))]
             )
             cursor.execute("SELECT set_config('lock_timeout', '1000', true)")
+            # Statistics views are snapshotted per transaction; read current values.
+            cursor.execute("SELECT pg_stat_clear_snapshot()")
             cursor.execute(query, params)
             if cursor.description is not None:
                 names = [c.name for c in cursor.description]
@@ -79,7 +81,7 @@ def fetch_one(query, params=None, **kwargs) -> dict[str, Any] | None:
 def database_overview() -> dict[str, Any]:
     return (
         fetch_one(
-            """
+            f"""
         SELECT current_database() AS database,
                pg_database_size(current_database()) AS size_bytes,
                (SELECT setting FROM pg_settings WHERE name = 'server_version') AS server_version,
@@ -87,13 +89,18 @@ def database_overview() -> dict[str, Any]:
                (SELECT age(datfrozenxid) FROM pg_database WHERE datname = current_database()) AS datfrozenxid_age,
                (SELECT setting::bigint FROM pg_settings WHERE name = 'autovacuum_freeze_max_age') AS freeze_max_age,
                (SELECT setting::int FROM pg_settings WHERE name = 'max_connections') AS max_connections,
-               (SELECT sum(heap_blks_hit)::float8 / NULLIF(sum(heap_blks_hit) + sum(heap_blks_read), 0)
-                  FROM pg_statio_user_tables) AS heap_hit_ratio,
-               (SELECT sum(idx_blks_hit)::float8 / NULLIF(sum(idx_blks_hit) + sum(idx_blks_read), 0)
-                  FROM pg_statio_user_indexes) AS index_hit_ratio,
+               (SELECT sum(pg_stat_get_blocks_hit(c.oid))::float8
+                       / NULLIF(sum(pg_stat_get_blocks_fetched(c.oid)), 0)
+                  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                 WHERE {USER_SCHEMAS} AND c.relkind IN ('r', 'm')) AS heap_hit_ratio,
+               (SELECT sum(pg_stat_get_blocks_hit(c.oid))::float8
+                       / NULLIF(sum(pg_stat_get_blocks_fetched(c.oid)), 0)
+                  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                 WHERE {USER_SCHEMAS} AND c.relkind = 'i') AS index_hit_ratio,
                now() AS now
-        LIMIT 1
-        """
+        LIMIT %s
+        """,
+            [1],
         )
         or {}
     )
@@ -138,7 +145,8 @@ INDEXES_SQL = f"""
 WITH leaf AS (
     SELECT pg_partition_root(s.indexrelid) AS root,
            sum(s.idx_scan)::bigint AS idx_scan, sum(s.idx_tup_read)::bigint AS idx_tup_read,
-           sum(pg_relation_size(s.indexrelid))::bigint AS size_bytes, count(*)::int AS parts
+           sum(ic.relpages::bigint * current_setting('block_size')::bigint)::bigint AS size_bytes,
+           count(*)::int AS parts
     FROM pg_stat_user_indexes s
     JOIN pg_class ic ON ic.oid = s.indexrelid
     WHERE ic.relispartition
@@ -190,14 +198,12 @@ SELECT con.oid::bigint AS oid, con.conname AS name, n.nspname AS schema, t.relna
           FROM unnest(con.conkey) WITH ORDINALITY k(attnum, ord)
           JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum) AS columns,
        rn.nspname AS ref_schema, rt.relname AS ref_table,
-       pg_relation_size(con.confrelid) AS ref_size_bytes,
-       coalesce(rs.n_live_tup, 0) AS ref_rows
+       pg_stat_get_live_tuples(con.confrelid) AS ref_rows
 FROM pg_constraint con
 JOIN pg_class t ON t.oid = con.conrelid
 JOIN pg_namespace n ON n.oid = t.relnamespace
 JOIN pg_class rt ON rt.oid = con.confrelid
 JOIN pg_namespace rn ON rn.oid = rt.relnamespace
-LEFT JOIN pg_stat_user_tables rs ON rs.relid = con.confrelid
 WHERE con.contype = 'f' AND con.conparentid = 0 AND NOT t.relispartition AND {USER_SCHEMAS}
 ORDER BY n.nspname, t.relname, con.conname
 LIMIT %s
@@ -210,35 +216,62 @@ def foreign_keys(limit: int = MAX_ROWS) -> list[dict[str, Any]]:
 
 # --- tables and partitions -------------------------------------------------------------------
 
-_TABLE_COLUMNS = """
-    sum(pg_relation_size(c.oid))::bigint AS heap_bytes,
-    sum(pg_indexes_size(c.oid))::bigint AS index_bytes,
-    sum(pg_table_size(c.oid) - pg_relation_size(c.oid))::bigint AS toast_bytes,
-    sum(coalesce(s.n_live_tup, 0))::bigint AS live_tuples,
-    sum(coalesce(s.n_dead_tup, 0))::bigint AS dead_tuples,
-    sum(coalesce(s.n_mod_since_analyze, 0))::bigint AS mod_since_analyze,
-    sum(coalesce(s.seq_scan, 0))::bigint AS seq_scan,
-    sum(coalesce(s.idx_scan, 0))::bigint AS idx_scan,
-    max(s.last_vacuum) AS last_vacuum, max(s.last_autovacuum) AS last_autovacuum,
-    max(s.last_analyze) AS last_analyze, max(s.last_autoanalyze) AS last_autoanalyze
+# Sizes: exact (pg_relation_size & co.) for ordinary tables, but from pg_class.relpages for
+# partitions: the size functions take an AccessShareLock per relation, and a few thousand
+# partitions x (heap + indexes + toast) overflow the lock table (max_locks_per_transaction).
+# relpages is as of the last VACUUM / ANALYZE / CREATE INDEX of that partition.
+_HEAP = "CASE WHEN c.relispartition THEN c.relpages::bigint * {bs} ELSE pg_relation_size(c.oid) END"
+_INDEXES = (
+    "CASE WHEN c.relispartition THEN (SELECT coalesce(sum(xc.relpages), 0)::bigint * {bs} "
+    "FROM pg_index x JOIN pg_class xc ON xc.oid = x.indexrelid WHERE x.indrelid = c.oid) "
+    "ELSE pg_indexes_size(c.oid) END"
+)
+_TOAST = (
+    "CASE WHEN c.relispartition THEN (SELECT coalesce(sum(tc.relpages), 0)::bigint * {bs} "
+    "FROM pg_class tc WHERE tc.oid = c.reltoastrelid) "
+    "ELSE pg_table_size(c.oid) - pg_relation_size(c.oid) END"
+)
+_BS = "current_setting('block_size')::bigint"
+
+_TABLE_COLUMNS = f"""
+    sum({_HEAP.format(bs=_BS)})::bigint AS heap_bytes,
+    sum({_INDEXES.format(bs=_BS)})::bigint AS index_bytes,
+    sum({_TOAST.format(bs=_BS)})::bigint AS toast_bytes,
+    sum(pg_stat_get_live_tuples(c.oid))::bigint AS live_tuples,
+    sum(pg_stat_get_dead_tuples(c.oid))::bigint AS dead_tuples,
+    sum(pg_stat_get_mod_since_analyze(c.oid))::bigint AS mod_since_analyze,
+    sum(pg_stat_get_numscans(c.oid))::bigint AS seq_scan,
+    sum((SELECT coalesce(sum(pg_stat_get_numscans(x.indexrelid)), 0) FROM pg_index x
+          WHERE x.indrelid = c.oid))::bigint AS idx_scan,
+    max(pg_stat_get_last_vacuum_time(c.oid)) AS last_vacuum,
+    max(pg_stat_get_last_autovacuum_time(c.oid)) AS last_autovacuum,
+    max(pg_stat_get_last_analyze_time(c.oid)) AS last_analyze,
+    max(pg_stat_get_last_autoanalyze_time(c.oid)) AS last_autoanalyze
 """
+# (The pg_stat_* functions rather than the pg_stat_user_tables view: the view aggregates
+# pg_index for every row and, in a nested loop over thousands of partitions, costs seconds.)
 
 TABLES_SQL = f"""
 WITH rel AS (
     SELECT c.oid, CASE WHEN c.relispartition THEN pg_partition_root(c.oid) ELSE c.oid END AS root
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE {USER_SCHEMAS} AND c.relkind IN ('r', 'm', 'p')
+), agg AS (
+    SELECT r.root, rn.nspname, rc.relname, rc.relkind,
+           (count(*) FILTER (WHERE c.relkind <> 'p'))::int
+             - CASE WHEN rc.relkind = 'p' THEN 0 ELSE 1 END AS partitions,
+           {_TABLE_COLUMNS}
+    FROM rel r
+    JOIN pg_class c ON c.oid = r.oid
+    JOIN pg_class rc ON rc.oid = r.root
+    JOIN pg_namespace rn ON rn.oid = rc.relnamespace
+    GROUP BY r.root, rn.nspname, rc.relname, rc.relkind
 )
-SELECT r.root::bigint AS oid, rn.nspname AS schema, rc.relname AS name, rc.relkind AS kind,
-       (count(*) FILTER (WHERE c.relkind <> 'p'))::int - CASE WHEN rc.relkind = 'p' THEN 0 ELSE 1 END AS partitions,
-       {_TABLE_COLUMNS}
-FROM rel r
-JOIN pg_class c ON c.oid = r.oid
-JOIN pg_class rc ON rc.oid = r.root
-JOIN pg_namespace rn ON rn.oid = rc.relnamespace
-LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
-GROUP BY r.root, rn.nspname, rc.relname, rc.relkind
-ORDER BY sum(pg_total_relation_size(c.oid)) DESC, rn.nspname, rc.relname
+SELECT root::bigint AS oid, nspname AS schema, relname AS name, relkind AS kind, partitions,
+       heap_bytes, index_bytes, toast_bytes, live_tuples, dead_tuples, mod_since_analyze,
+       seq_scan, idx_scan, last_vacuum, last_autovacuum, last_analyze, last_autoanalyze
+FROM agg
+ORDER BY heap_bytes + index_bytes + toast_bytes DESC, nspname, relname
 LIMIT %s
 """
 
@@ -249,17 +282,21 @@ def tables(limit: int = 2_000) -> list[dict[str, Any]]:
 
 
 PARTITIONS_SQL = f"""
+WITH page AS (
+    SELECT t.relid, t.level
+    FROM pg_partition_tree(%s::oid) t JOIN pg_class pc ON pc.oid = t.relid
+    WHERE t.level > 0
+    ORDER BY pc.relname
+    LIMIT %s OFFSET %s
+)
 SELECT c.oid::bigint AS oid, n.nspname AS schema, c.relname AS name, c.relkind AS kind,
-       t.level::int AS level, pg_get_expr(c.relpartbound, c.oid) AS bound,
+       p.level::int AS level, pg_get_expr(c.relpartbound, 0) AS bound,
        {_TABLE_COLUMNS}
-FROM pg_partition_tree(%s::oid) t
-JOIN pg_class c ON c.oid = t.relid
+FROM page p
+JOIN pg_class c ON c.oid = p.relid
 JOIN pg_namespace n ON n.oid = c.relnamespace
-LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
-WHERE t.level > 0
-GROUP BY c.oid, n.nspname, c.relname, c.relkind, t.level
+GROUP BY c.oid, n.nspname, c.relname, c.relkind, p.level
 ORDER BY c.relname
-LIMIT %s OFFSET %s
 """
 
 
@@ -271,15 +308,14 @@ PARTITION_BOUNDS_SQL = f"""
 SELECT p.oid::bigint AS parent_oid, pn.nspname AS parent_schema, p.relname AS parent,
        pt.partstrat AS strategy,
        c.oid::bigint AS oid, n.nspname AS schema, c.relname AS name,
-       pg_get_expr(c.relpartbound, c.oid) AS bound,
-       coalesce(s.n_live_tup, 0)::bigint AS live_tuples
+       pg_get_expr(c.relpartbound, 0) AS bound,
+       pg_stat_get_live_tuples(c.oid) AS live_tuples
 FROM pg_inherits i
 JOIN pg_class p ON p.oid = i.inhparent AND p.relkind = 'p'
 JOIN pg_namespace pn ON pn.oid = p.relnamespace
 JOIN pg_partitioned_table pt ON pt.partrelid = p.oid
 JOIN pg_class c ON c.oid = i.inhrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
-LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
 WHERE {USER_SCHEMAS.replace("n.nspname", "pn.nspname")}
 ORDER BY pn.nspname, p.relname, c.relname
 LIMIT %s

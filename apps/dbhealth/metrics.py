@@ -20,8 +20,6 @@ from . import catalog, conf, selectors
 
 logger = logging.getLogger(__name__)
 
-SNAPSHOT_KEY = selectors.CACHE_PREFIX + "metrics"
-LOCK_KEY = selectors.CACHE_PREFIX + "metrics-lock"
 _registered = False
 
 
@@ -78,18 +76,18 @@ def snapshot_build() -> dict[str, Any]:
 
 def snapshot_get() -> tuple[dict[str, Any] | None, bool]:
     """(snapshot, fresh_ok). Rebuilds under a lock when older than METRICS_CACHE_SECONDS."""
-    snap = cache.get(SNAPSHOT_KEY)
+    snap = cache.get(selectors.cache_key("metrics"))
     max_age = conf.get("METRICS_CACHE_SECONDS")
     if snap is not None and time.time() - snap["at"] < max_age:
         return snap, True
-    if not cache.add(LOCK_KEY, 1, max_age):
+    if not cache.add(selectors.cache_key("metrics-lock"), 1, max_age):
         return snap, snap is not None
     try:
         snap = snapshot_build()
     except Exception:
         logger.exception("dbhealth metrics snapshot failed")
-        return cache.get(SNAPSHOT_KEY), False
-    cache.set(SNAPSHOT_KEY, snap, 10 * max_age)
+        return cache.get(selectors.cache_key("metrics")), False
+    cache.set(selectors.cache_key("metrics"), snap, 10 * max_age)
     return snap, True
 
 

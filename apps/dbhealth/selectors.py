@@ -32,7 +32,16 @@ from .models import (
 
 logger = logging.getLogger(__name__)
 
-CACHE_PREFIX = "dbhealth:v1:"
+
+def _cache_prefix() -> str:
+    """`dbhealth:v1:<database>:`: two databases sharing one Redis never mix their reports."""
+    from django.db import connection
+
+    return f"dbhealth:v1:{connection.settings_dict['NAME']}:"
+
+
+def cache_key(name: str) -> str:
+    return _cache_prefix() + name
 
 
 @dataclass
@@ -53,7 +62,7 @@ def cached(
     name: str, builder: Callable[[], dict], *, refresh: bool = False, ttl: int | None = None
 ):
     """A report from Redis, or built now (and stored) when missing or `refresh` is asked."""
-    key = CACHE_PREFIX + name
+    key = _cache_prefix() + name
     if not refresh:
         hit = cache.get(key)
         if hit is not None:
@@ -66,17 +75,13 @@ def cached(
 
 def cache_put(name: str, report: dict) -> None:
     report.setdefault("computed_at", timezone.now())
-    cache.set(CACHE_PREFIX + name, report, conf.get("PAGE_CACHE_SECONDS"))
+    cache.set(_cache_prefix() + name, report, conf.get("PAGE_CACHE_SECONDS"))
 
 
 def cache_clear() -> None:
-    cache.delete_many(
-        [
-            CACHE_PREFIX + n
-            for n in ("overview", "indexes", "tables", "activity", "matviews", "metrics")
-        ]
-        + [CACHE_PREFIX + f"queries:{o}" for o in ("total", "mean", "calls")]
-    )
+    names = ["overview", "indexes", "tables", "activity", "matviews", "metrics", "metrics-lock"]
+    names += ["findings-synced"] + [f"queries:{o}" for o in ("total", "mean", "calls")]
+    cache.delete_many([cache_key(n) for n in names])
 
 
 def _qualified(schema: str, name: str) -> str:

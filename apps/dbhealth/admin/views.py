@@ -218,10 +218,10 @@ def quality_check(request, model_admin, pk: int):
 def findings(request, model_admin):
     require(request)
     # One sync per TTL (or on demand): upserts, auto-resolves and reopens by key.
-    if _refresh(request) or cache.add(
-        selectors.CACHE_PREFIX + "findings-synced", 1, conf.get("PAGE_CACHE_SECONDS")
-    ):
+    key = selectors.cache_key("findings-synced")
+    if _refresh(request) or cache.add(key, 1, conf.get("PAGE_CACHE_SECONDS")):
         services.findings_refresh()
+        cache.set(key, 1, conf.get("PAGE_CACHE_SECONDS"))
     show = request.GET.get("show", "open")
     items = selectors.finding_list(include_closed=show == "all")
     return _render(

@@ -6,7 +6,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -15,100 +14,260 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='DatabaseHealth',
+            name="DatabaseHealth",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'database health',
-                'verbose_name_plural': 'database health',
-                'permissions': [('cancel_backend', "Can cancel a database backend's query"), ('terminate_backend', 'Can terminate a database backend'), ('refresh_matview', 'Can enqueue a materialized view refresh'), ('manage_finding', 'Can resolve and snooze database findings'), ('run_quality_checks', 'Can run data-quality checks on demand')],
-                'managed': False,
-                'default_permissions': ('view',),
+                "verbose_name": "database health",
+                "verbose_name_plural": "database health",
+                "permissions": [
+                    ("cancel_backend", "Can cancel a database backend's query"),
+                    ("terminate_backend", "Can terminate a database backend"),
+                    ("refresh_matview", "Can enqueue a materialized view refresh"),
+                    ("manage_finding", "Can resolve and snooze database findings"),
+                    ("run_quality_checks", "Can run data-quality checks on demand"),
+                ],
+                "managed": False,
+                "default_permissions": ("view",),
             },
         ),
         migrations.CreateModel(
-            name='DataQualityCheck',
+            name="DataQualityCheck",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, unique=True)),
-                ('kind', models.CharField(choices=[('missing', 'Missing values'), ('duplicate', 'Duplicates'), ('validity', 'Validity (regex, range, allowed values)'), ('freshness', 'Freshness'), ('referential', 'Referential (orphans)'), ('row_count', 'Row count (min/max)'), ('schema', 'Schema (expected columns and types)'), ('custom_sql', 'Custom SQL returning failing rows')], max_length=20)),
-                ('description', models.TextField(blank=True, default='')),
-                ('target_table', models.CharField(blank=True, default='', help_text='schema.table (schema defaults to public)', max_length=200)),
-                ('target_column', models.CharField(blank=True, default='', max_length=63)),
-                ('params', models.JSONField(blank=True, default=dict, help_text='missing: {}; duplicate: {columns: [...], ignore_case}; validity: {regex | min | max | allowed}; freshness: {max_age_seconds}; referential: {ref_table, ref_column}; row_count: {min, max}; schema: {columns: {name: type}}; custom_sql: {sql}')),
-                ('threshold', models.BigIntegerField(default=0, help_text='Largest number of failing rows that still passes.')),
-                ('severity', models.CharField(choices=[('info', 'Info'), ('warning', 'Warning'), ('critical', 'Critical')], default='warning', max_length=10)),
-                ('enabled', models.BooleanField(default=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=100, unique=True)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("missing", "Missing values"),
+                            ("duplicate", "Duplicates"),
+                            ("validity", "Validity (regex, range, allowed values)"),
+                            ("freshness", "Freshness"),
+                            ("referential", "Referential (orphans)"),
+                            ("row_count", "Row count (min/max)"),
+                            ("schema", "Schema (expected columns and types)"),
+                            ("custom_sql", "Custom SQL returning failing rows"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("description", models.TextField(blank=True, default="")),
+                (
+                    "target_table",
+                    models.CharField(
+                        blank=True,
+                        default="",
+                        help_text="schema.table (schema defaults to public)",
+                        max_length=200,
+                    ),
+                ),
+                ("target_column", models.CharField(blank=True, default="", max_length=63)),
+                (
+                    "params",
+                    models.JSONField(
+                        blank=True,
+                        default=dict,
+                        help_text="missing: {}; duplicate: {columns: [...], ignore_case}; validity: {regex | min | max | allowed}; freshness: {max_age_seconds}; referential: {ref_table, ref_column}; row_count: {min, max}; schema: {columns: {name: type}}; custom_sql: {sql}",
+                    ),
+                ),
+                (
+                    "threshold",
+                    models.BigIntegerField(
+                        default=0, help_text="Largest number of failing rows that still passes."
+                    ),
+                ),
+                (
+                    "severity",
+                    models.CharField(
+                        choices=[
+                            ("info", "Info"),
+                            ("warning", "Warning"),
+                            ("critical", "Critical"),
+                        ],
+                        default="warning",
+                        max_length=10,
+                    ),
+                ),
+                ("enabled", models.BooleanField(default=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'ordering': ['name'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('kind__in', ['missing', 'duplicate', 'validity', 'freshness', 'referential', 'row_count', 'schema', 'custom_sql'])), name='dbh_check_kind_valid'), models.CheckConstraint(condition=models.Q(('severity__in', ['info', 'warning', 'critical'])), name='dbh_check_severity_valid'), models.CheckConstraint(condition=models.Q(('threshold__gte', 0)), name='dbh_check_threshold_gte_0')],
+                "ordering": ["name"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            (
+                                "kind__in",
+                                [
+                                    "missing",
+                                    "duplicate",
+                                    "validity",
+                                    "freshness",
+                                    "referential",
+                                    "row_count",
+                                    "schema",
+                                    "custom_sql",
+                                ],
+                            )
+                        ),
+                        name="dbh_check_kind_valid",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("severity__in", ["info", "warning", "critical"])),
+                        name="dbh_check_severity_valid",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("threshold__gte", 0)), name="dbh_check_threshold_gte_0"
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='IndexUsageSnapshot',
+            name="IndexUsageSnapshot",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('taken_at', models.DateTimeField(db_index=True)),
-                ('schema_name', models.CharField(max_length=63)),
-                ('table_name', models.CharField(max_length=63)),
-                ('index_name', models.CharField(max_length=63)),
-                ('idx_scan', models.BigIntegerField()),
-                ('idx_tup_read', models.BigIntegerField()),
-                ('size_bytes', models.BigIntegerField()),
-                ('stats_reset', models.DateTimeField(blank=True, null=True)),
-                ('delta_scans', models.BigIntegerField(default=0)),
-                ('reset_detected', models.BooleanField(default=False)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("taken_at", models.DateTimeField(db_index=True)),
+                ("schema_name", models.CharField(max_length=63)),
+                ("table_name", models.CharField(max_length=63)),
+                ("index_name", models.CharField(max_length=63)),
+                ("idx_scan", models.BigIntegerField()),
+                ("idx_tup_read", models.BigIntegerField()),
+                ("size_bytes", models.BigIntegerField()),
+                ("stats_reset", models.DateTimeField(blank=True, null=True)),
+                ("delta_scans", models.BigIntegerField(default=0)),
+                ("reset_detected", models.BooleanField(default=False)),
             ],
             options={
-                'indexes': [models.Index(fields=['schema_name', 'index_name', '-taken_at'], name='dbh_snapshot_index_idx')],
+                "indexes": [
+                    models.Index(
+                        fields=["schema_name", "index_name", "-taken_at"],
+                        name="dbh_snapshot_index_idx",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='DataQualityResult',
+            name="DataQualityResult",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('ran_at', models.DateTimeField()),
-                ('failed_count', models.BigIntegerField(default=0)),
-                ('total', models.BigIntegerField(blank=True, null=True)),
-                ('passed', models.BooleanField()),
-                ('duration_ms', models.PositiveIntegerField(default=0)),
-                ('failing_rows', models.JSONField(blank=True, default=list)),
-                ('error', models.TextField(blank=True, default='')),
-                ('check_ref', models.ForeignKey(db_column='check_id', db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='results', to='dbhealth.dataqualitycheck')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("ran_at", models.DateTimeField()),
+                ("failed_count", models.BigIntegerField(default=0)),
+                ("total", models.BigIntegerField(blank=True, null=True)),
+                ("passed", models.BooleanField()),
+                ("duration_ms", models.PositiveIntegerField(default=0)),
+                ("failing_rows", models.JSONField(blank=True, default=list)),
+                ("error", models.TextField(blank=True, default="")),
+                (
+                    "check_ref",
+                    models.ForeignKey(
+                        db_column="check_id",
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="results",
+                        to="dbhealth.dataqualitycheck",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-ran_at'],
-                'indexes': [models.Index(fields=['check_ref', '-ran_at'], name='dbh_result_check_ran_idx')],
+                "ordering": ["-ran_at"],
+                "indexes": [
+                    models.Index(fields=["check_ref", "-ran_at"], name="dbh_result_check_ran_idx")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Finding',
+            name="Finding",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.CharField(max_length=300, unique=True)),
-                ('kind', models.CharField(db_index=True, max_length=50)),
-                ('severity', models.CharField(choices=[('info', 'Info'), ('warning', 'Warning'), ('critical', 'Critical')], max_length=10)),
-                ('object_name', models.CharField(max_length=300)),
-                ('title', models.CharField(max_length=500)),
-                ('evidence', models.JSONField(blank=True, default=dict)),
-                ('suggested_fix', models.TextField(blank=True, default='')),
-                ('status', models.CharField(choices=[('open', 'Open'), ('resolved', 'Resolved'), ('snoozed', 'Snoozed')], default='open', max_length=10)),
-                ('first_seen', models.DateTimeField()),
-                ('last_seen', models.DateTimeField()),
-                ('resolved_at', models.DateTimeField(blank=True, null=True)),
-                ('snoozed_until', models.DateTimeField(blank=True, null=True)),
-                ('note', models.TextField(blank=True, default='')),
-                ('reopened_count', models.PositiveIntegerField(default=0)),
-                ('resolved_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("key", models.CharField(max_length=300, unique=True)),
+                ("kind", models.CharField(db_index=True, max_length=50)),
+                (
+                    "severity",
+                    models.CharField(
+                        choices=[
+                            ("info", "Info"),
+                            ("warning", "Warning"),
+                            ("critical", "Critical"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("object_name", models.CharField(max_length=300)),
+                ("title", models.CharField(max_length=500)),
+                ("evidence", models.JSONField(blank=True, default=dict)),
+                ("suggested_fix", models.TextField(blank=True, default="")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("open", "Open"),
+                            ("resolved", "Resolved"),
+                            ("snoozed", "Snoozed"),
+                        ],
+                        default="open",
+                        max_length=10,
+                    ),
+                ),
+                ("first_seen", models.DateTimeField()),
+                ("last_seen", models.DateTimeField()),
+                ("resolved_at", models.DateTimeField(blank=True, null=True)),
+                ("snoozed_until", models.DateTimeField(blank=True, null=True)),
+                ("note", models.TextField(blank=True, default="")),
+                ("reopened_count", models.PositiveIntegerField(default=0)),
+                (
+                    "resolved_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['status', '-last_seen'],
-                'indexes': [models.Index(fields=['status', 'severity'], name='dbh_finding_status_sev_idx')],
-                'constraints': [models.CheckConstraint(condition=models.Q(('status__in', ['open', 'resolved', 'snoozed'])), name='dbh_finding_status_valid'), models.CheckConstraint(condition=models.Q(('severity__in', ['info', 'warning', 'critical'])), name='dbh_finding_severity_valid')],
+                "ordering": ["status", "-last_seen"],
+                "indexes": [
+                    models.Index(fields=["status", "severity"], name="dbh_finding_status_sev_idx")
+                ],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("status__in", ["open", "resolved", "snoozed"])),
+                        name="dbh_finding_status_valid",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("severity__in", ["info", "warning", "critical"])),
+                        name="dbh_finding_severity_valid",
+                    ),
+                ],
             },
         ),
     ]

@@ -70,13 +70,13 @@ def bar_chart(values, width: int = 240, height: int = 40, flags=None):
     flags = list(flags or [False] * len(values))
     rects = format_html_join(
         "",
-        '<rect x="{:.1f}" y="{:.1f}" width="{:.1f}" height="{:.1f}" class="{}"><title>{}</title></rect>',
+        '<rect x="{}" y="{}" width="{}" height="{}" class="{}"><title>{}</title></rect>',
         (
             (
-                i * w + 0.5,
-                height - max(1.0, v / top * (height - 2)),
-                max(w - 1, 1),
-                max(1.0, v / top * (height - 2)),
+                f"{i * w + 0.5:.1f}",
+                f"{height - max(1.0, v / top * (height - 2)):.1f}",
+                f"{max(w - 1, 1):.1f}",
+                f"{max(1.0, v / top * (height - 2)):.1f}",
                 "bad" if flags[i] else "ok",
                 f"{v:,.0f}",
             )

@@ -1,0 +1,109 @@
+"""A lock held by a second connection blocks a third: the chain, its finding, metrics, cancel/terminate."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import psycopg
+import pytest
+
+from apps.dbhealth import selectors
+
+from .conftest import SCHEMA, page_url
+from .helpers import dbhealth_json, finding_keys, metric_value, metrics_text
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def blocked_pair(scratch):
+    """(holder pid, waiter pid, waiter outcome dict): holder locks a row, waiter updates it."""
+    holder = psycopg.connect(scratch, application_name="dbh-holder")
+    holder.execute(f"UPDATE {SCHEMA}.lockme SET v = v + 1 WHERE id = 1")  # transaction left open
+    holder_pid = holder.info.backend_pid
+    outcome: dict = {}
+    ready = threading.Event()
+
+    def wait():
+        with psycopg.connect(scratch, application_name="dbh-waiter", autocommit=True) as conn:
+            outcome["pid"] = conn.info.backend_pid
+            conn.execute("SET statement_timeout = '20s'")
+            ready.set()
+            try:
+                conn.execute(f"UPDATE {SCHEMA}.lockme SET v = v + 1 WHERE id = 1")
+                outcome["result"] = "done"
+            except psycopg.Error as exc:
+                outcome["result"] = type(exc).__name__
+
+    thread = threading.Thread(target=wait, daemon=True)
+    thread.start()
+    ready.wait(5)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if any(
+            r["blocked_by"]
+            for r in selectors.activity_report()["backends"]
+            if r["pid"] == outcome["pid"]
+        ):
+            break
+        time.sleep(0.05)
+    yield holder_pid, outcome["pid"], outcome, thread
+    try:
+        holder.rollback()
+        holder.close()
+    except psycopg.Error:
+        pass
+    thread.join(25)
+
+
+def test_blocking_chain_everywhere(blocked_pair, admin_client_dbh):
+    holder_pid, waiter_pid, _, _ = blocked_pair
+    report = selectors.activity_report()
+    chain = [(c["depth"], c["pid"]) for c in report["blocking_chains"]]
+    assert (0, holder_pid) in chain and (1, waiter_pid) in chain
+    page = admin_client_dbh.get(page_url("activity") + "?refresh=1").content.decode()
+    assert (
+        'id="blocking"' in page
+        and f'data-pid="{waiter_pid}"' in page
+        and "blocker</strong> " + str(holder_pid) in page
+    )
+    _, doc = dbhealth_json("activity")
+    waiter = next(b for b in doc["sections"]["activity"]["backends"] if b["pid"] == waiter_pid)
+    assert (
+        waiter["blocked_by"] == [holder_pid] and doc["sections"]["activity"]["blocked_count"] >= 1
+    )
+    assert f"activity.blocking:{holder_pid}" in finding_keys(admin_client_dbh)
+    metrics = metrics_text(admin_client_dbh)
+    assert metric_value(metrics, "flowbase_db_blocked_backends") >= 1
+    assert metric_value(metrics, "flowbase_db_longest_transaction_seconds") > 0
+
+
+def test_cancel_then_terminate_with_confirmation_and_audit(
+    blocked_pair, admin_client_dbh, superuser
+):
+    holder_pid, waiter_pid, outcome, thread = blocked_pair
+    confirm = admin_client_dbh.get(page_url(f"activity/{waiter_pid}/cancel"))
+    assert confirm.status_code == 200 and b'id="confirm-signal"' in confirm.content
+    assert outcome.get("result") is None  # a GET never signals
+    response = admin_client_dbh.post(page_url(f"activity/{waiter_pid}/cancel"))
+    assert response.status_code == 302
+    thread.join(10)
+    assert outcome["result"] == "QueryCanceled"
+
+    admin_client_dbh.post(page_url(f"activity/{holder_pid}/terminate"))
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and any(
+        r["pid"] == holder_pid for r in selectors.activity_report()["backends"]
+    ):
+        time.sleep(0.05)
+    assert not any(r["pid"] == holder_pid for r in selectors.activity_report()["backends"])
+
+    from apps.audit.models import AuditEventRow
+
+    actions = {
+        (e.changes.get("action"), e.row_pk)
+        for e in AuditEventRow.objects.filter(table_name="pg_stat_activity", actor_id=superuser.pk)
+    }
+    assert ("dbhealth.backend_cancel", str(waiter_pid)) in actions
+    assert ("dbhealth.backend_terminate", str(holder_pid)) in actions

@@ -1,0 +1,90 @@
+"""Real headless Chromium (Debian `chromium` + `chromium-driver`, Selenium): log in, open every page.
+
+Screenshots go to artifacts/dbhealth/ (gitignored). Skips only when the browser is not installed.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from .conftest import PAGES, SCHEMA, page_url
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+DRIVER = shutil.which("chromedriver")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "dbhealth"
+
+EXPECT = {
+    "overview": "Heap cache hit ratio",
+    "indexes": "things_code_unused",
+    "index-usage": "Scans per hour",
+    "tables": f"{SCHEMA}.churn",
+    "queries": "Share of total",
+    "activity": "Backends of this database",
+    "matviews": f"{SCHEMA}.stale_mv",
+    "quality": "tasks_missing_title",
+    "findings": "Findings, most severe first",
+}
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not (CHROMIUM and DRIVER),
+        reason="headless browser absent: apt-get install chromium chromium-driver",
+    ),
+]
+
+
+@pytest.fixture
+def browser():
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for arg in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--disable-dev-shm-usage",
+        "--window-size=1400,1000",
+    ):
+        options.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
+    driver.set_page_load_timeout(30)
+    yield driver
+    driver.quit()
+
+
+def test_every_page_in_headless_chromium(scratch, live_server, browser, django_user_model):
+    from selenium.webdriver.common.by import By
+
+    django_user_model.objects.create_superuser("browser_admin", "b@example.com", "browser-pw-123!")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    browser.get(live_server.url + "/admin/login/")
+    browser.find_element(By.NAME, "username").send_keys("browser_admin")
+    browser.find_element(By.NAME, "password").send_keys("browser-pw-123!")
+    browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+    assert "Log out" in browser.page_source or "logout" in browser.page_source.lower()
+
+    browser.get(live_server.url + "/admin/")
+    assert "Database health" in browser.page_source
+    for name in PAGES:
+        browser.get(live_server.url + page_url(name) + "?refresh=1")
+        body = browser.find_element(By.TAG_NAME, "body").text
+        assert "Server Error" not in browser.page_source, name
+        assert EXPECT[name] in browser.page_source, name
+        assert browser.find_element(By.CSS_SELECTOR, ".dbh-tabs a.active").text, name
+        assert body
+        browser.save_screenshot(str(ARTIFACTS / f"{name}.png"))
+    # The tables page expands a partitioned table to its partitions.
+    browser.get(live_server.url + page_url("tables"))
+    browser.find_element(By.LINK_TEXT, f"{SCHEMA}.events_p").click()
+    assert f"{SCHEMA}.events_p_default" in browser.find_element(By.ID, "partitions").text
+    browser.save_screenshot(str(ARTIFACTS / "tables-expanded.png"))
