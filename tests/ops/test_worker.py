@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from apps.ops import tasks
@@ -64,3 +66,17 @@ def test_heartbeat_task_updates_its_record():
     assert Heartbeat.objects.get(name="beat").beat_at > beat_at
     assert second > first
     assert Heartbeat.objects.count() == 1
+
+
+def test_periodic_refresh_fans_out_one_refresh_per_view():
+    from apps.ops.matviews import REGISTRY
+
+    assert tasks.refresh_matviews_task.delay().get(timeout=TIMEOUT) == list(REGISTRY)
+    deadline = time.monotonic() + TIMEOUT
+    while time.monotonic() < deadline:
+        done = set(MatviewRefresh.objects.values_list("view_name", flat=True))
+        if done == set(REGISTRY):
+            break
+        time.sleep(0.2)
+    assert set(MatviewRefresh.objects.values_list("view_name", flat=True)) == set(REGISTRY)
+    assert not MatviewRefresh.objects.exclude(outcome="success").exists()
