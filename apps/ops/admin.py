@@ -1,14 +1,47 @@
 """Read-only admin pages: job logs, heartbeat, materialized views and archived rows."""
 
-from django.contrib import admin
+from functools import cached_property
 
-from apps.core.admin import BigTableAdmin, ReadOnlyAdminMixin
+from django.contrib import admin
+from django.db import connections
+
+from apps.core.admin import BigTableAdmin, EstimatedCountPaginator, ReadOnlyAdminMixin
 
 from . import models
 
 
 class ReadOnlyAdmin(ReadOnlyAdminMixin, BigTableAdmin):
     pass
+
+
+class SchemaQualifiedPaginator(EstimatedCountPaginator):
+    """For tables outside `public` (db_table 'archive"."…'): the core estimate passes db_table
+    unquoted to ::regclass, which cannot parse a schema-qualified name; estimate from
+    pg_class.reltuples of the quoted name instead, else an exact count capped like the core's."""
+
+    @cached_property
+    def count(self) -> int:
+        qs = self.object_list
+        if not qs.query.where:
+            connection = connections[qs.db]
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT GREATEST(reltuples, 0)::bigint FROM pg_class WHERE oid = to_regclass(%s)",
+                    [connection.ops.quote_name(qs.model._meta.db_table)],
+                )
+                row = cursor.fetchone()
+            if row and row[0] > self.cap:
+                self.count_is_estimate = True
+                return row[0]
+        exact = qs[: self.cap + 1].count()
+        if exact > self.cap:
+            self.count_is_capped = True
+            return self.cap
+        return exact
+
+
+class ArchiveAdmin(ReadOnlyAdmin):
+    paginator = SchemaQualifiedPaginator
 
 
 @admin.register(models.Heartbeat)
@@ -153,19 +186,19 @@ class FormCompletionStatsAdmin(ReadOnlyAdmin):
 
 
 @admin.register(models.ArchivedWorkflow)
-class ArchivedWorkflowAdmin(ReadOnlyAdmin):
+class ArchivedWorkflowAdmin(ArchiveAdmin):
     list_display = ("id", "name", "project_id", "status", "completed_at", "archived_at")
     list_filter = ("status",)
     search_fields = ("name",)
 
 
 @admin.register(models.ArchivedTask)
-class ArchivedTaskAdmin(ReadOnlyAdmin):
+class ArchivedTaskAdmin(ArchiveAdmin):
     list_display = ("id", "title", "workflow_id", "status", "completed_at", "archived_at")
     list_filter = ("status",)
     search_fields = ("title",)
 
 
 @admin.register(models.ArchivedTaskDependency)
-class ArchivedTaskDependencyAdmin(ReadOnlyAdmin):
+class ArchivedTaskDependencyAdmin(ArchiveAdmin):
     list_display = ("id", "task_id", "depends_on_id", "type", "archived_at")

@@ -89,21 +89,30 @@ def matview_refresh(*, name: str, concurrently: bool | None = None) -> MatviewRe
                         queries.MATVIEW_ROWS.format(name=connection.ops.quote_name(spec.name))
                     )
                     rows = cursor.fetchone()[0]
-    except DatabaseError as exc:
+    except Exception as exc:  # includes Celery's SoftTimeLimitExceeded
         outcome, error, raised = Outcome.FAILED, f"{type(exc).__name__}: {exc}".strip(), exc
         logger.warning("refresh of %s failed: %s", spec.name, error)
-    finished_at = timezone.now()
-    record = MatviewRefresh.objects.create(
-        view_name=spec.name,
-        started_at=started_at,
-        finished_at=finished_at,
-        duration_ms=round((time.perf_counter() - t0) * 1000),
-        rows=rows,
-        concurrently=used_concurrently,
-        outcome=outcome,
-        error=error,
-    )
-    if isinstance(raised, TRANSIENT_DB_ERRORS):
+    try:
+        record = MatviewRefresh.objects.create(
+            view_name=spec.name,
+            started_at=started_at,
+            finished_at=timezone.now(),
+            duration_ms=round((time.perf_counter() - t0) * 1000),
+            rows=rows,
+            concurrently=used_concurrently,
+            outcome=outcome,
+            error=error,
+        )
+    except DatabaseError:
+        if raised is None:
+            raise
+        logger.exception("could not log the failed refresh of %s", spec.name)
+        raise raised from None
+    # Permanent database errors are logged and returned; transient ones (retry) and anything
+    # unexpected propagate after being logged.
+    if raised is not None and (
+        isinstance(raised, TRANSIENT_DB_ERRORS) or not isinstance(raised, DatabaseError)
+    ):
         raise raised
     return record
 
