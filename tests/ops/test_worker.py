@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime
 
 import pytest
 
@@ -64,7 +65,7 @@ def test_heartbeat_task_updates_its_record():
     assert beat_at.isoformat() == first
     second = tasks.beat_heartbeat_task.delay().get(timeout=TIMEOUT)
     assert Heartbeat.objects.get(name="beat").beat_at > beat_at
-    assert second > first
+    assert datetime.fromisoformat(second) > datetime.fromisoformat(first)
     assert Heartbeat.objects.count() == 1
 
 
