@@ -120,7 +120,10 @@ def _include_columns(ix: dict) -> set[int]:
 
 
 def _removable(ix: dict) -> bool:
-    return not (ix["is_unique"] or ix["is_primary"] or ix["constraint_name"])
+    """Unique, primary-key, constraint-backing and replica-identity indexes are never dropped."""
+    return not (
+        ix["is_unique"] or ix["is_primary"] or ix["constraint_name"] or ix["is_replica_identity"]
+    )
 
 
 def _covered_by(x: dict, y: dict) -> bool:

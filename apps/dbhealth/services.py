@@ -56,6 +56,7 @@ def findings_sync(*, candidates: Iterable[dict], kind_prefixes: tuple[str, ...])
     current = {c["key"]: c for c in candidates}
     existing = {f.key: f for f in Finding.objects.select_for_update().filter(key__in=list(current))}
     stats = {"created": 0, "updated": 0, "reopened": 0, "resolved": 0}
+    new: list[Finding] = []
     for key, c in current.items():
         fields = {
             "kind": c["kind"],
@@ -68,8 +69,7 @@ def findings_sync(*, candidates: Iterable[dict], kind_prefixes: tuple[str, ...])
         }
         f = existing.get(key)
         if f is None:
-            Finding.objects.create(key=key, first_seen=now, status=FindingStatus.OPEN, **fields)
-            stats["created"] += 1
+            new.append(Finding(key=key, first_seen=now, status=FindingStatus.OPEN, **fields))
             continue
         for name, value in fields.items():
             setattr(f, name, value)
@@ -84,6 +84,8 @@ def findings_sync(*, candidates: Iterable[dict], kind_prefixes: tuple[str, ...])
             f.snoozed_until = None
         f.save()
         stats["updated"] += 1
+    # A concurrent sync may have inserted the same key a moment ago: keep its row (unique key).
+    stats["created"] = len(Finding.objects.bulk_create(new, ignore_conflicts=True))
     gone = (
         Finding.objects.select_for_update()
         .filter(status__in=[FindingStatus.OPEN, FindingStatus.SNOOZED])

@@ -99,6 +99,19 @@ def scratch(django_db_setup, django_db_blocker):
         conn.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _shipped_rows(django_db_setup, django_db_blocker):
+    """A transactional test (live_server) flushes every table at its end, so a --reuse-db
+    session can start without the rows data migration 0002 shipped: re-apply it then."""
+    from django.contrib.auth.models import Group
+
+    from .helpers import apply_shipped_migration
+
+    with django_db_blocker.unblock():
+        if not Group.objects.filter(name="Database operators").exists():
+            apply_shipped_migration()
+
+
 @pytest.fixture(autouse=True)
 def _dbhealth_settings(settings):
     settings.DBHEALTH = {"UNUSED_INDEX_MIN_BYTES": 0, "WORST_TABLES_METRICS": 1000}

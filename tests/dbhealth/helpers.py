@@ -47,3 +47,18 @@ def finding_keys(client) -> set[str]:
     for chunk in html.split('data-key="')[1:]:
         keys.add(chunk.split('"', 1)[0])
     return keys
+
+
+SHIPPED = "0002_operators_group_and_default_checks"
+
+
+def apply_shipped_migration() -> None:
+    """Run data migration 0002's forwards() with the historical models, as `migrate` does."""
+    import importlib
+
+    from django.db import connection
+    from django.db.migrations.loader import MigrationLoader
+
+    module = importlib.import_module(f"apps.dbhealth.migrations.{SHIPPED}")
+    state = MigrationLoader(connection).project_state(("dbhealth", SHIPPED))
+    module.forwards(state.apps, connection.schema_editor())

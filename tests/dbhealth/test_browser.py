@@ -63,6 +63,8 @@ def browser():
 
 
 def test_every_page_in_headless_chromium(scratch, live_server, browser, django_user_model):
+    """live_server flushes the tables afterwards; conftest's `_restore_shipped_rows` puts back
+    the rows our data migration shipped (operators group, default checks)."""
     from selenium.webdriver.common.by import By
 
     django_user_model.objects.create_superuser("browser_admin", "b@example.com", "browser-pw-123!")

@@ -215,3 +215,18 @@ def test_index_usage_snapshots_survive_a_stats_reset(scratch, admin_client_dbh):
     assert "unused" not in flags["things_code_unused"]
     page = admin_client_dbh.get(page_url("index-usage")).content.decode()
     assert f'data-index="{SCHEMA}.things_code_unused"' in page and "<polyline" in page
+
+
+def test_snapshot_detects_a_stats_reset_by_timestamp(scratch, monkeypatch):
+    from apps.dbhealth import catalog, services
+    from apps.dbhealth.models import IndexUsageSnapshot
+
+    now = timezone.now()
+    monkeypatch.setattr(catalog, "stats_reset_at", lambda: now - timedelta(days=2))
+    services.index_usage_snapshot_take(now=now - timedelta(hours=1))
+    monkeypatch.setattr(catalog, "stats_reset_at", lambda: now - timedelta(minutes=5))
+    services.index_usage_snapshot_take(now=now)
+    rows = IndexUsageSnapshot.objects.filter(schema_name=SCHEMA, taken_at=now)
+    assert rows.exists() and all(r.reset_detected and r.delta_scans == r.idx_scan for r in rows)
+    first = IndexUsageSnapshot.objects.filter(schema_name=SCHEMA, taken_at=now - timedelta(hours=1))
+    assert not any(r.reset_detected for r in first)

@@ -163,6 +163,21 @@ def test_custom_sql_statement_timeout(scratch, settings):
 
 
 def test_default_checks_shipped_and_run_on_the_app_tables():
+    from django.contrib.auth.models import Group
+
+    from .helpers import apply_shipped_migration
+
+    DataQualityCheck.objects.all().delete()
+    Group.objects.filter(name="Database operators").delete()
+    apply_shipped_migration()  # the data migration itself, on empty tables
+    group = Group.objects.get(name="Database operators")
+    assert sorted(group.permissions.values_list("codename", flat=True)) == [
+        "view_databasehealth",
+        "view_dataqualitycheck",
+        "view_dataqualityresult",
+        "view_finding",
+        "view_indexusagesnapshot",
+    ]
     names = set(DataQualityCheck.objects.values_list("name", flat=True))
     expected = {
         "tasks_missing_title",
