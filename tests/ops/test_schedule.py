@@ -21,6 +21,7 @@ def test_migrate_installs_the_default_schedule():
     PeriodicTask.objects.all().delete()
     call_command("migrate", "ops", verbosity=0)
     installed = {t.name: t for t in PeriodicTask.objects.filter(name__in=NAMES)}
+    celery_app.loader.import_default_modules()  # autodiscovery, as a worker does at start
     assert set(installed) == NAMES
     for entry in DEFAULT_SCHEDULE:
         task = installed[entry.name]
