@@ -22,6 +22,13 @@ DEFAULT_TIMEOUT_MS = 5_000
 MAX_ROWS = 20_000
 
 
+# Relations another backend holds (or waits for) in ACCESS EXCLUSIVE mode, e.g. a migration:
+# size functions would queue behind it, so those relations get no exact size (pgwatch pattern).
+LOCKED = """(SELECT l.relation FROM pg_locks l
+    WHERE l.locktype = 'relation' AND l.mode = 'AccessExclusiveLock' AND l.pid <> pg_backend_pid()
+      AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()))"""
+
+
 class CatalogError(Exception):
     pass
 
@@ -161,16 +168,21 @@ SELECT i.indexrelid::bigint AS oid,
        i.indnkeyatts::int AS nkeyatts,
        i.indkey::int2[] AS keys, i.indclass::oid[]::bigint[] AS opclasses,
        i.indcollation::oid[]::bigint[] AS collations, i.indoption::int2[] AS options,
-       pg_get_expr(i.indexprs, i.indrelid) AS expressions,
-       pg_get_expr(i.indpred, i.indrelid) AS predicate,
-       pg_get_indexdef(i.indexrelid) AS definition,
+       (i.indrelid IN {LOCKED} OR i.indexrelid IN {LOCKED}) AS locked,
+       -- pg_get_expr(…, relid) opens the table: not while a migration holds it.
+       CASE WHEN i.indrelid IN {LOCKED} THEN NULL ELSE pg_get_expr(i.indexprs, i.indrelid) END AS expressions,
+       CASE WHEN i.indrelid IN {LOCKED} THEN NULL ELSE pg_get_expr(i.indpred, i.indrelid) END AS predicate,
+       CASE WHEN i.indrelid IN {LOCKED} THEN '(table locked by another session)'
+            ELSE pg_get_indexdef(i.indexrelid) END AS definition,
        (SELECT array_agg(a.attname ORDER BY k.ord)
           FROM unnest(i.indkey::int2[]) WITH ORDINALITY k(attnum, ord)
           LEFT JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum) AS columns,
        con.conname AS constraint_name, con.contype AS constraint_type,
        CASE WHEN ic.relkind = 'I' THEN coalesce(leaf.idx_scan, 0) ELSE coalesce(s.idx_scan, 0) END AS idx_scan,
        CASE WHEN ic.relkind = 'I' THEN coalesce(leaf.idx_tup_read, 0) ELSE coalesce(s.idx_tup_read, 0) END AS idx_tup_read,
-       CASE WHEN ic.relkind = 'I' THEN coalesce(leaf.size_bytes, 0) ELSE pg_relation_size(i.indexrelid) END AS size_bytes,
+       CASE WHEN ic.relkind = 'I' THEN coalesce(leaf.size_bytes, 0)
+            WHEN i.indexrelid IN {LOCKED} THEN ic.relpages::bigint * current_setting('block_size')::bigint
+            ELSE pg_relation_size(i.indexrelid) END AS size_bytes,
        coalesce(leaf.parts, 0) AS partitions,
        EXISTS (SELECT 1 FROM pg_stat_progress_create_index p WHERE p.index_relid = i.indexrelid) AS being_built
 FROM pg_index i
@@ -221,14 +233,17 @@ def foreign_keys(limit: int = MAX_ROWS) -> list[dict[str, Any]]:
 # partitions: the size functions take an AccessShareLock per relation, and a few thousand
 # partitions x (heap + indexes + toast) overflow the lock table (max_locks_per_transaction).
 # relpages is as of the last VACUUM / ANALYZE / CREATE INDEX of that partition.
-_HEAP = "CASE WHEN c.relispartition THEN c.relpages::bigint * {bs} ELSE pg_relation_size(c.oid) END"
+# Locked relations (see LOCKED) fall back to relpages as well.
+_LOCK_FREE = "c.relispartition OR c.oid IN " + LOCKED.replace("{", "{{").replace("}", "}}")
+_HEAP = f"CASE WHEN {_LOCK_FREE} THEN c.relpages::bigint * {{bs}} ELSE pg_relation_size(c.oid) END"
 _INDEXES = (
-    "CASE WHEN c.relispartition THEN (SELECT coalesce(sum(xc.relpages), 0)::bigint * {bs} "
+    f"CASE WHEN {_LOCK_FREE} OR EXISTS (SELECT 1 FROM pg_index x WHERE x.indrelid = c.oid "
+    f"AND x.indexrelid IN {LOCKED}) THEN (SELECT coalesce(sum(xc.relpages), 0)::bigint * {{bs}} "
     "FROM pg_index x JOIN pg_class xc ON xc.oid = x.indexrelid WHERE x.indrelid = c.oid) "
     "ELSE pg_indexes_size(c.oid) END"
 )
 _TOAST = (
-    "CASE WHEN c.relispartition THEN (SELECT coalesce(sum(tc.relpages), 0)::bigint * {bs} "
+    f"CASE WHEN {_LOCK_FREE} THEN (SELECT coalesce(sum(tc.relpages), 0)::bigint * {{bs}} "
     "FROM pg_class tc WHERE tc.oid = c.reltoastrelid) "
     "ELSE pg_table_size(c.oid) - pg_relation_size(c.oid) END"
 )
@@ -457,7 +472,8 @@ def matviews(limit: int = 1_000) -> list[dict[str, Any]]:
     return fetch(
         f"""
         SELECT c.oid::bigint AS oid, n.nspname AS schema, c.relname AS name, c.relispopulated AS populated,
-               pg_total_relation_size(c.oid) AS size_bytes,
+               CASE WHEN c.oid IN {LOCKED} THEN c.relpages::bigint * current_setting('block_size')::bigint
+                    ELSE pg_total_relation_size(c.oid) END AS size_bytes,
                EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisunique
                          AND i.indpred IS NULL AND i.indexprs IS NULL) AS can_refresh_concurrently
         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace

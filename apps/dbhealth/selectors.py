@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.cache import cache
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
@@ -130,6 +130,8 @@ def _covered_by(x: dict, y: dict) -> bool:
     """Is index x redundant given index y (same table)? Unique/PK/constraint x never is."""
     if x["oid"] == y["oid"] or not _removable(x) or not x["is_valid"] or not y["is_valid"]:
         return False
+    if x["locked"] or y["locked"]:  # no definition read: no verdict this time
+        return False
     if (x["method"], x["predicate"], x["expressions"]) != (
         y["method"],
         y["predicate"],
@@ -202,11 +204,11 @@ def index_report() -> dict[str, Any]:
     findings: list[FindingCandidate] = []
     window = {"stats_reset": overview.get("stats_reset")}
     for ix in indexes:
-        ix["flags"] = []
+        ix["flags"] = ["locked"] if ix["locked"] else []
         ix["qualified_name"] = _qualified(ix["schema"], ix["name"])
         ix["qualified_table"] = _qualified(ix["schema"], ix["table"])
         obj = f"{ix['schema']}.{ix['name']}"
-        if not ix["is_valid"] and not ix["being_built"]:
+        if not ix["is_valid"] and not ix["being_built"] and not ix["locked"]:
             ix["flags"].append("invalid")
             create = (
                 ix["definition"]
@@ -252,6 +254,7 @@ def index_report() -> dict[str, Any]:
         if (
             _removable(ix)
             and ix["is_valid"]
+            and not ix["locked"]
             and ix["idx_scan"] == 0
             and ix["size_bytes"] >= min_bytes
             and not _supports_fk(ix, fk_keys[(ix["schema"], ix["table"])])
@@ -282,6 +285,8 @@ def index_report() -> dict[str, Any]:
     partitioned |= {(fk["schema"], fk["table"]) for fk in fks if fk["table_kind"] == "p"}
     unindexed_fks = []
     for fk in fks:
+        if any(i["locked"] for i in by_table[(fk["schema"], fk["table"])]):
+            continue  # index definitions unread this time
         table_ix = [i for i in by_table[(fk["schema"], fk["table"])] if i["is_valid"]]
         if any(_supports_fk(i, [list(fk["keys"])]) for i in table_ix):
             continue
@@ -422,9 +427,13 @@ def partition_health() -> list[dict[str, Any]]:
         bound = r["bound"] or ""
         if bound == "DEFAULT":
             p["default_partition"] = _qualified(r["schema"], r["name"])
-            p["default_rows"] = catalog.default_partition_rows(
-                r["schema"], r["name"], conf.get("DEFAULT_PARTITION_ROWS_CAP")
-            )
+            try:
+                p["default_rows"] = catalog.default_partition_rows(
+                    r["schema"], r["name"], conf.get("DEFAULT_PARTITION_ROWS_CAP")
+                )
+            except DatabaseError:  # locked (lock_timeout) or slow: estimate instead
+                p["default_rows"] = int(r["live_tuples"] or 0)
+                p["default_rows_estimated"] = True
             continue
         m = _RANGE_BOUND.match(bound)
         if m and r["strategy"] == "r":

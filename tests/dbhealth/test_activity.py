@@ -107,3 +107,36 @@ def test_cancel_then_terminate_with_confirmation_and_audit(
     }
     assert ("dbhealth.backend_cancel", str(waiter_pid)) in actions
     assert ("dbhealth.backend_terminate", str(holder_pid)) in actions
+
+
+def test_pages_do_not_wait_behind_a_migration_lock(scratch, admin_client_dbh):
+    """ACCESS EXCLUSIVE held elsewhere (a migration): pages render without waiting, the
+    locked table's indexes get no verdict."""
+    with psycopg.connect(scratch, application_name="dbh-migration") as conn:
+        conn.execute(f"LOCK TABLE {SCHEMA}.things IN ACCESS EXCLUSIVE MODE")
+        conn.execute(f"LOCK TABLE {SCHEMA}.churn IN ACCESS EXCLUSIVE MODE")
+        started = time.monotonic()
+        for page in ("indexes", "tables", "overview", "findings"):
+            response = admin_client_dbh.get(page_url(page) + "?refresh=1")
+            assert response.status_code == 200, page
+        assert time.monotonic() - started < 5  # no lock_timeout was waited for
+        report = selectors.index_report()
+        things = [i for i in report["indexes"] if i["schema"] == SCHEMA and i["table"] == "things"]
+        assert things and all(i["flags"] == ["locked"] for i in things)
+        churn = next(t for t in selectors.table_report()["tables"] if t["name"] == "churn")
+        assert churn["dead_tuples"] == 4000
+        conn.rollback()
+
+
+def test_a_catalog_timeout_gives_a_503_page_not_a_500(admin_client_dbh, monkeypatch):
+    from django.db import OperationalError
+
+    from apps.dbhealth import catalog
+
+    def boom(*a, **k):
+        raise OperationalError("canceling statement due to lock timeout")
+
+    monkeypatch.setattr(catalog, "indexes", boom)
+    response = admin_client_dbh.get(page_url("indexes") + "?refresh=1")
+    assert response.status_code == 503
+    assert b'id="dbh-unavailable"' in response.content and b"lock timeout" in response.content

@@ -6,11 +6,14 @@ permission check here, `each_context`, `TemplateResponse`. Pages never run DDL.
 
 from __future__ import annotations
 
+import functools
+import logging
 from datetime import timedelta
 
 from django.contrib import messages
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
+from django.db import DatabaseError
 from django.http import Http404, HttpRequest, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -20,6 +23,8 @@ from apps.core import request_context
 
 from .. import conf, selectors, services
 from ..models import DataQualityCheck, Finding, FindingStatus
+
+logger = logging.getLogger(__name__)
 
 VIEW_PERM = "dbhealth.view_databasehealth"
 
@@ -34,6 +39,31 @@ TABS = [
     ("quality", "Data quality"),
     ("findings", "Findings"),
 ]
+
+
+def degrade(view):
+    """A catalog query that times out (e.g. behind a migration's locks) gives a 503 page with
+    an explanation and a retry link, never a 500."""
+
+    @functools.wraps(view)
+    def inner(request, model_admin, *args, **kwargs):
+        try:
+            return view(request, model_admin, *args, **kwargs)
+        except DatabaseError as exc:
+            logger.warning("dbhealth page %s unavailable: %s", view.__name__, exc)
+            tab = view.__name__ if view.__name__ in dict(TABS) else "overview"
+            response = _render(
+                request,
+                model_admin,
+                tab,
+                "unavailable.html",
+                {"error": str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)},
+                title=dict(TABS).get(tab, "Database"),
+            )
+            response.status_code = 503
+            return response
+
+    return inner
 
 
 def require(request: HttpRequest, *perms: str) -> None:
@@ -73,6 +103,7 @@ def _request_id(request) -> str | None:
 # --- read pages ----------------------------------------------------------------------------
 
 
+@degrade
 def overview(request, model_admin):
     require(request)
     report = selectors.cached("overview", selectors.overview_report, refresh=_refresh(request))
@@ -95,6 +126,7 @@ def overview(request, model_admin):
     )
 
 
+@degrade
 def indexes(request, model_admin):
     require(request)
     report = selectors.cached("indexes", selectors.index_report, refresh=_refresh(request))
@@ -123,6 +155,7 @@ def indexes(request, model_admin):
     )
 
 
+@degrade
 def index_usage(request, model_admin):
     require(request)
     series = selectors.index_history()
@@ -135,6 +168,7 @@ def index_usage(request, model_admin):
     )
 
 
+@degrade
 def tables(request, model_admin):
     require(request)
     report = selectors.cached("tables", selectors.table_report, refresh=_refresh(request))
@@ -162,6 +196,7 @@ def tables(request, model_admin):
     )
 
 
+@degrade
 def queries(request, model_admin):
     require(request)
     order = request.GET.get("order", "total")
@@ -173,6 +208,7 @@ def queries(request, model_admin):
     return _render(request, model_admin, "queries", "queries.html", {"report": report})
 
 
+@degrade
 def activity(request, model_admin):
     require(request)
     # Live by nature: cached for a few seconds only.
@@ -182,18 +218,21 @@ def activity(request, model_admin):
     return _render(request, model_admin, "activity", "activity.html", {"report": report})
 
 
+@degrade
 def matviews(request, model_admin):
     require(request)
     report = selectors.cached("matviews", selectors.matview_report, refresh=_refresh(request))
     return _render(request, model_admin, "matviews", "matviews.html", {"report": report})
 
 
+@degrade
 def quality(request, model_admin):
     require(request)
     report = selectors.quality_report()
     return _render(request, model_admin, "quality", "quality.html", {"report": report})
 
 
+@degrade
 def quality_check(request, model_admin, pk: int):
     require(request)
     check = get_object_or_404(DataQualityCheck, pk=pk)
@@ -215,6 +254,7 @@ def quality_check(request, model_admin, pk: int):
     )
 
 
+@degrade
 def findings(request, model_admin):
     require(request)
     # One sync per TTL (or on demand): upserts, auto-resolves and reopens by key.
