@@ -159,6 +159,19 @@ def _supports_fk(ix: dict, fk_keys: list[list[int]]) -> bool:
     return any(len(keys) >= len(fk) and set(keys[: len(fk)]) == set(fk) for fk in fk_keys)
 
 
+_DJANGO_NAME = re.compile(r".+_[0-9a-f]{8}$|.+_(idx|like|uniq)$")
+
+
+def _django_note(ix: dict) -> str:
+    """Indexes Django created belong to a model: remove them there, or migrations diverge."""
+    if _DJANGO_NAME.match(ix["name"]) and ix["schema"] == "public":
+        return (
+            "Django-managed name: drop it through the model (db_index=False or Meta.indexes) "
+            "and a migration using RemoveIndexConcurrently / SeparateDatabaseAndState"
+        )
+    return ""
+
+
 def _drop_sql(ix: dict) -> str:
     target = _quote(ix["schema"], ix["name"])
     if ix["index_kind"] == "I":
@@ -246,6 +259,7 @@ def index_report() -> dict[str, Any]:
                             "definition": ix["definition"],
                             "covered_by": other["definition"],
                             "size_bytes": ix["size_bytes"],
+                            "django": _django_note(ix),
                         },
                         suggested_fix=_drop_sql(ix),
                     )
@@ -276,6 +290,7 @@ def index_report() -> dict[str, Any]:
                         "idx_scan": ix["idx_scan"],
                         "observed_since": window["stats_reset"],
                         "why_it_might_be_wrong": "statistics are per server: a replica may use it",
+                        "django": _django_note(ix),
                     },
                     suggested_fix=_drop_sql(ix),
                 )

@@ -85,6 +85,13 @@ def test_every_page_in_headless_chromium(scratch, live_server, browser, django_u
         assert browser.find_element(By.CSS_SELECTOR, ".dbh-tabs a.active").text, name
         assert body
         browser.save_screenshot(str(ARTIFACTS / f"{name}.png"))
+    # Run the checks from the page; results and history appear.
+    browser.get(live_server.url + page_url("quality"))
+    browser.find_element(By.ID, "run-all").click()
+    assert "check(s):" in browser.find_element(By.CSS_SELECTOR, "ul.messagelist").text
+    row = browser.find_element(By.CSS_SELECTOR, 'tr[data-check="tasks_schema"]').text
+    assert "passed" in row
+    browser.save_screenshot(str(ARTIFACTS / "quality-after-run.png"))
     # The tables page expands a partitioned table to its partitions.
     browser.get(live_server.url + page_url("tables"))
     browser.find_element(By.LINK_TEXT, f"{SCHEMA}.events_p").click()
