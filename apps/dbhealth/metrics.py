@@ -14,6 +14,7 @@ import time
 from typing import Any
 
 from django.core.cache import cache
+from django.db import connection
 from prometheus_client.core import REGISTRY, GaugeMetricFamily
 
 from . import catalog, conf, selectors
@@ -87,6 +88,11 @@ def snapshot_get() -> tuple[dict[str, Any] | None, bool]:
     except Exception:
         logger.exception("dbhealth metrics snapshot failed")
         return cache.get(selectors.cache_key("metrics")), False
+    finally:
+        # A scrape may run in a thread of prometheus_client's own HTTP server (worker
+        # processes): do not leave one open connection per scrape thread behind.
+        if not connection.in_atomic_block:
+            connection.close()
     cache.set(selectors.cache_key("metrics"), snap, 10 * max_age)
     return snap, True
 

@@ -575,6 +575,10 @@ def settings_findings(status: dict | None = None) -> list[FindingCandidate]:
     ]
 
 
+def findings_last_checked():
+    return Finding.objects.order_by("-last_seen").values_list("last_seen", flat=True).first()
+
+
 def findings_open_counts() -> dict[str, int]:
     counts = {s: 0 for s in Severity.values}
     for row in (

@@ -121,6 +121,7 @@ def overview(request, model_admin):
             "report": report,
             "xid_ratio": xid_ratio,
             "open_counts": selectors.findings_open_counts(),
+            "findings_checked": selectors.findings_last_checked(),
         },
         title="Database overview",
     )
