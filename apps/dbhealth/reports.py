@@ -10,7 +10,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from . import selectors, services
+from . import conf, selectors, services
 
 SCHEMA_VERSION = 1
 
@@ -190,7 +190,10 @@ def text(doc: dict[str, Any]) -> str:
         ]
     if "tables" in s and "error" not in s["tables"]:
         t = s["tables"]
-        worst = sorted(t["tables"], key=lambda r: -r["dead_ratio"])[:10]
+        worst = sorted(
+            (r for r in t["tables"] if r["dead_tuples"] >= conf.get("DEAD_TUPLES_MIN")),
+            key=lambda r: -r["dead_ratio"],
+        )[:10]
         lines.append(
             f"[tables] {len(t['tables'])} tables/roots, {len(t['partitioned'])} partitioned"
         )
