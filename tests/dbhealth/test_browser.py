@@ -66,6 +66,7 @@ def test_every_page_in_headless_chromium(scratch, live_server, browser, django_u
     """live_server flushes the tables afterwards; conftest's `_restore_shipped_rows` puts back
     the rows our data migration shipped (operators group, default checks)."""
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
 
     django_user_model.objects.create_superuser("browser_admin", "b@example.com", "browser-pw-123!")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -73,6 +74,7 @@ def test_every_page_in_headless_chromium(scratch, live_server, browser, django_u
     browser.find_element(By.NAME, "username").send_keys("browser_admin")
     browser.find_element(By.NAME, "password").send_keys("browser-pw-123!")
     browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+    WebDriverWait(browser, 30).until(lambda d: "/admin/login/" not in d.current_url)
     assert "Log out" in browser.page_source or "logout" in browser.page_source.lower()
 
     browser.get(live_server.url + "/admin/")
@@ -88,12 +90,16 @@ def test_every_page_in_headless_chromium(scratch, live_server, browser, django_u
     # Run the checks from the page; results and history appear.
     browser.get(live_server.url + page_url("quality"))
     browser.find_element(By.ID, "run-all").click()
-    assert "check(s):" in browser.find_element(By.CSS_SELECTOR, "ul.messagelist").text
+    messages = WebDriverWait(browser, 30).until(
+        lambda d: d.find_elements(By.CSS_SELECTOR, "ul.messagelist")
+    )
+    assert "check(s):" in messages[0].text
     row = browser.find_element(By.CSS_SELECTOR, 'tr[data-check="tasks_schema"]').text
     assert "passed" in row
     browser.save_screenshot(str(ARTIFACTS / "quality-after-run.png"))
     # The tables page expands a partitioned table to its partitions.
     browser.get(live_server.url + page_url("tables"))
     browser.find_element(By.LINK_TEXT, f"{SCHEMA}.events_p").click()
+    WebDriverWait(browser, 30).until(lambda d: d.find_elements(By.ID, "partitions"))
     assert f"{SCHEMA}.events_p_default" in browser.find_element(By.ID, "partitions").text
     browser.save_screenshot(str(ARTIFACTS / "tables-expanded.png"))
