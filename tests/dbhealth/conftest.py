@@ -93,7 +93,17 @@ def scratch(django_db_setup, django_db_blocker):
     with psycopg.connect(conninfo, autocommit=True) as conn:
         conn.execute(PLANT_SQL)
         conn.execute("SELECT pg_stat_force_next_flush()")
-    time.sleep(0.3)  # let the planting backend publish its statistics (dead tuples)
+    # The planting backend publishes its statistics when it exits: wait until they are visible.
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            conn.execute("SELECT pg_stat_clear_snapshot()")
+            dead = conn.execute(
+                f"SELECT pg_stat_get_dead_tuples('{SCHEMA}.churn'::regclass)"
+            ).fetchone()[0]
+            if dead >= 4000:
+                break
+            time.sleep(0.05)
     yield conninfo
     with psycopg.connect(conninfo, autocommit=True) as conn:
         conn.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
