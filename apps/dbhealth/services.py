@@ -329,6 +329,41 @@ def _evaluate(check: DataQualityCheck) -> tuple[int, int | None, list[dict]]:
     raise CheckError(f"unknown kind {kind}")
 
 
+REQUIRED_PARAMS = {
+    CheckKind.VALIDITY: ("regex", "min", "max", "allowed"),  # at least one
+    CheckKind.REFERENTIAL: ("ref_table",),
+    CheckKind.ROW_COUNT: ("min", "max"),  # at least one
+    CheckKind.SCHEMA: ("columns",),
+    CheckKind.CUSTOM_SQL: ("sql",),
+}
+NEEDS_COLUMN = {CheckKind.MISSING, CheckKind.VALIDITY, CheckKind.FRESHNESS, CheckKind.REFERENTIAL}
+
+
+def dataquality_check_problems(
+    *, kind: str, target_table: str, target_column: str, params: dict
+) -> list[str]:
+    """What is wrong with a check definition (admin form); a missing table is allowed (it
+    may be created later) and reported by each run as `table missing`."""
+    problems = []
+    params = params or {}
+    wanted = REQUIRED_PARAMS.get(kind)
+    if wanted and not any(params.get(k) not in (None, "", [], {}) for k in wanted):
+        problems.append(f"params needs {' or '.join(wanted)}")
+    if kind in NEEDS_COLUMN and not target_column:
+        problems.append("this kind needs a target column")
+    if kind != CheckKind.CUSTOM_SQL and not target_table:
+        problems.append("this kind needs a target table")
+    if kind == CheckKind.CUSTOM_SQL and params.get("sql"):
+        body = str(params["sql"]).strip().rstrip(";")
+        if ";" in body:
+            problems.append("custom SQL must be a single statement")
+    if target_table and target_column and kind != CheckKind.CUSTOM_SQL:
+        columns = catalog.table_columns(target_table)
+        if columns is not None and target_column not in columns:
+            problems.append(f"{target_table} has no column {target_column}")
+    return problems
+
+
 def dataquality_check_run(*, check: DataQualityCheck) -> DataQualityResult:
     started = time.monotonic()
     failed, total, rows, error = 0, None, [], ""

@@ -214,3 +214,32 @@ def test_dataquality_task(scratch):
 
     _make("s_task", "row_count", "", {"min": 1})
     assert dataquality_run_task.apply(args=["s_task"]).get() == {"ran": 1, "failed": 0}
+
+
+def test_check_admin_form_rejects_incomplete_definitions(admin_client_dbh):
+    url = "/admin/dbhealth/dataqualitycheck/add/"
+    base = {"name": "s_form", "severity": "warning", "threshold": "0", "enabled": "on"}
+    bad = admin_client_dbh.post(
+        url,
+        {
+            **base,
+            "kind": "validity",
+            "target_table": "tasks_task",
+            "target_column": "nope",
+            "params": "{}",
+        },
+    )
+    assert bad.status_code == 200
+    assert b"params needs regex or min or max or allowed" in bad.content
+    assert b"tasks_task has no column nope" in bad.content
+    ok = admin_client_dbh.post(
+        url,
+        {
+            **base,
+            "kind": "validity",
+            "target_table": "tasks_task",
+            "target_column": "priority",
+            "params": '{"min": 0}',
+        },
+    )
+    assert ok.status_code == 302 and DataQualityCheck.objects.filter(name="s_form").exists()

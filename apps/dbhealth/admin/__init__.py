@@ -1,10 +1,12 @@
 """The admin's "Database" section: custom pages on a table-less model, plus check/result admins."""
 
+from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
 from django.shortcuts import redirect
 from django.urls import path
 
+from .. import services
 from ..models import DatabaseHealth, DataQualityCheck, DataQualityResult, Finding
 from . import views
 
@@ -68,8 +70,37 @@ class DatabaseHealthAdmin(admin.ModelAdmin):
         return pages + super().get_urls()
 
 
+class DataQualityCheckForm(forms.ModelForm):
+    class Meta:
+        model = DataQualityCheck
+        fields = (
+            "name",
+            "kind",
+            "description",
+            "target_table",
+            "target_column",
+            "params",
+            "threshold",
+            "severity",
+            "enabled",
+        )
+
+    def clean(self):
+        data = super().clean()
+        problems = services.dataquality_check_problems(
+            kind=data.get("kind") or "",
+            target_table=data.get("target_table") or "",
+            target_column=data.get("target_column") or "",
+            params=data.get("params") or {},
+        )
+        if problems:
+            raise forms.ValidationError(problems)
+        return data
+
+
 @admin.register(DataQualityCheck)
 class DataQualityCheckAdmin(admin.ModelAdmin):
+    form = DataQualityCheckForm
     list_display = (
         "name",
         "kind",
