@@ -600,7 +600,8 @@ def _failing_with_total(
     )
     counts = fetch_one(
         sql.SQL(
-            "SELECT count(*)::bigint AS total, (count(*) FILTER (WHERE {cond}))::bigint AS failed FROM {t} t"
+            "SELECT count(*)::bigint AS total, (count(*) FILTER (WHERE {cond}))::bigint AS failed "
+            "FROM {t} t LIMIT 1"
         ).format(cond=cond, t=_ident(table)),
         timeout_ms=timeout_ms,
     )
@@ -633,7 +634,7 @@ def dq_duplicate(
     ).format(named=named, t=_ident(table), nn=not_null, keys=keys)
     counts = fetch_one(
         sql.SQL(
-            "SELECT (SELECT count(*) FROM {t})::bigint AS total, coalesce(sum(g.count), 0)::bigint AS failed FROM ({g}) g"
+            "SELECT (SELECT count(*) FROM {t})::bigint AS total, coalesce(sum(g.count), 0)::bigint AS failed FROM ({g}) g LIMIT 1"
         ).format(t=_ident(table), g=groups),
         timeout_ms=timeout_ms,
     )
@@ -661,7 +662,7 @@ def dq_freshness(table: str, column: str, *, timeout_ms: int) -> dict[str, Any]:
 
 def dq_row_count(table: str, *, timeout_ms: int) -> int:
     row = fetch_one(
-        sql.SQL("SELECT count(*)::bigint AS n FROM {t}").format(t=_ident(table)),
+        sql.SQL("SELECT count(*)::bigint AS n FROM {t} LIMIT 1").format(t=_ident(table)),
         timeout_ms=timeout_ms,
     )
     return int(row["n"]) if row else 0
@@ -675,7 +676,7 @@ def dq_custom_sql(query: str, *, sample: int, timeout_ms: int):
     if not re.match(r"(?is)^\s*(select|with|values)\b", body):
         raise CatalogError("custom SQL must be a SELECT returning the failing rows")
     counts = fetch_one(
-        f"SELECT count(*)::bigint AS failed FROM ({body}\n) q",
+        f"SELECT count(*)::bigint AS failed FROM ({body}\n) q LIMIT 1",
         timeout_ms=timeout_ms,
         read_only=True,
     )

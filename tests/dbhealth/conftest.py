@@ -6,6 +6,7 @@ the objects are committed and visible to every connection (the test's, the lock 
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 import psycopg
@@ -92,6 +93,11 @@ def scratch(django_db_setup, django_db_blocker):
         conninfo = _conninfo()
     with psycopg.connect(conninfo, autocommit=True) as conn:
         conn.execute(PLANT_SQL)
+        # A failed CREATE INDEX CONCURRENTLY leaves an INVALID index behind.
+        with contextlib.suppress(psycopg.errors.DivisionByZero):
+            conn.execute(
+                f"CREATE INDEX CONCURRENTLY things_invalid ON {SCHEMA}.things ((1 / (id - 1000)))"
+            )
         conn.execute("SELECT pg_stat_force_next_flush()")
     # The planting backend publishes its statistics when it exits: wait until they are visible.
     with psycopg.connect(conninfo, autocommit=True) as conn:

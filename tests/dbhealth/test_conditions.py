@@ -59,7 +59,13 @@ def test_index_rules_on_page_json_metrics_and_findings(scratch, admin_client_dbh
         in page
     )
 
+    # Invalid: left behind by a failed CREATE INDEX CONCURRENTLY.
+    invalid = _index(doc, "things_invalid")
+    assert invalid["is_valid"] is False and "invalid" in invalid["flags"]
+    assert f"CREATE INDEX CONCURRENTLY things_invalid ON {SCHEMA}.things" in page
+
     keys = finding_keys(admin_client_dbh)
+    assert f"index.invalid:{SCHEMA}.things_invalid" in keys
     assert f"index.unused:{SCHEMA}.things_code_unused" in keys
     assert f"index.duplicate:{SCHEMA}.things_name_dup" in keys
     assert f"fk.unindexed:{SCHEMA}.children.children_parent_id_fkey" in keys
