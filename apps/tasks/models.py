@@ -107,7 +107,11 @@ IF task_project IS DISTINCT FROM dep_project THEN
         USING ERRCODE = 'check_violation';
 END IF;
 PERFORM pg_advisory_xact_lock(hashtext('flowbase.task_dependency'), (task_project % 2147483647)::int);
-IF EXISTS (
+-- A cycle needs an edge out of depends_on and an edge into task: two index probes settle
+-- most inserts (e.g. edges added in dependency order) without walking the graph.
+IF EXISTS (SELECT 1 FROM tasks_taskdependency d WHERE d.task_id = NEW.depends_on_id)
+   AND EXISTS (SELECT 1 FROM tasks_taskdependency d WHERE d.depends_on_id = NEW.task_id)
+   AND EXISTS (
     WITH RECURSIVE reach(node) AS (
         SELECT NEW.depends_on_id
         UNION

@@ -129,3 +129,26 @@ def test_unfiltered_changelist_uses_the_estimate_not_count(
     sqls = [q["sql"] for q in ctx.captured_queries]
     assert any("pg_partition_tree" in s for s in sqls)
     assert not any("COUNT(*)" in s.upper() and "LIMIT" not in s.upper() for s in sqls)
+
+
+def test_paginator_takes_the_planner_estimate_above_the_cap(monkeypatch):
+    from django.db import connection
+
+    from apps.core.admin import EstimatedCountPaginator, estimated_row_count
+
+    f.TaskFactory.create_batch(12)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE tasks_task")
+    assert estimated_row_count("tasks_task") == 12
+    monkeypatch.setattr(EstimatedCountPaginator, "cap", 5)
+    unfiltered = EstimatedCountPaginator(Task.objects.all(), 50)
+    assert (unfiltered.count, unfiltered.count_is_estimate) == (12, True)
+    filtered = EstimatedCountPaginator(Task.objects.filter(priority=5), 50)
+    assert (filtered.count, filtered.count_is_capped) == (5, True)
+
+
+def test_estimate_works_for_partitioned_and_schema_qualified_tables():
+    from apps.core.admin import estimated_row_count
+
+    assert estimated_row_count("events_event") >= 0
+    assert estimated_row_count('archive"."tasks_task') >= 0

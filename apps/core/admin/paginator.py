@@ -10,17 +10,22 @@ from functools import cached_property
 from django.core.paginator import Paginator
 from django.db import connections
 
+# pg_partition_tree() lists nothing for an ordinary table, hence the fallback to its own row.
 ESTIMATE_SQL = """
-SELECT COALESCE(SUM(GREATEST(c.reltuples, 0)), 0)::bigint
-FROM pg_partition_tree(%s::regclass) t
-JOIN pg_class c ON c.oid = t.relid
-WHERE t.isleaf
+SELECT COALESCE(
+    (SELECT SUM(GREATEST(c.reltuples, 0))
+       FROM pg_partition_tree(%(table)s::regclass) t
+       JOIN pg_class c ON c.oid = t.relid
+      WHERE t.isleaf),
+    (SELECT GREATEST(reltuples, 0) FROM pg_class WHERE oid = %(table)s::regclass),
+    0)::bigint
 """
 
 
-def estimated_row_count(table: str, using: str = "default") -> int:
+def estimated_row_count(db_table: str, using: str = "default") -> int:
+    """Planner estimate of a table's rows; `db_table` as in Meta (may be 'schema"."table')."""
     with connections[using].cursor() as cursor:
-        cursor.execute(ESTIMATE_SQL, [table])
+        cursor.execute(ESTIMATE_SQL, {"table": f'"{db_table}"'})
         return int(cursor.fetchone()[0])
 
 
