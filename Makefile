@@ -54,6 +54,7 @@ run: up worker beat
 	@$(WITH_ENV) exec $(PY) manage.py runserver $(HOST):$(PORT)
 
 test: $(VENV)/.installed services lint
+	@bash .make/local.sh browser
 	@$(WITH_ENV) DJANGO_SETTINGS_MODULE=dataplatform.settings.test $(PY) -m pytest $(ARGS)
 
 # --- helpers -----------------------------------------------------------------------------------

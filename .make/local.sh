@@ -4,6 +4,7 @@
 #   local.sh up     install missing Debian packages, start (or reuse) the local services
 #   local.sh down   stop them
 #   local.sh env    print the export lines a shell needs to reach them
+#   local.sh browser  install Debian's chromium + chromium-driver if missing (browser tests)
 #
 # When DATABASE_URL (or REDIS_URL) is set, that service is taken as given and nothing local
 # is started for it. PostgreSQL refuses to run as root, so the cluster runs as the `postgres`
@@ -148,6 +149,13 @@ cmd_up() {
   if [ -z "${REDIS_URL:-}" ]; then redis_up; else say "using REDIS_URL from the environment"; fi
 }
 
+# The browser tests drive Debian's Chromium through its chromedriver (no browser download).
+cmd_browser() {
+  if ! command -v chromedriver >/dev/null || ! command -v chromium >/dev/null; then
+    apt_install chromium chromium-driver
+  fi
+}
+
 cmd_down() {
   if [ -s "$PGDATA/PG_VERSION" ] && pg_ctl_local status >/dev/null 2>&1; then
     say "stopping PostgreSQL"
@@ -170,6 +178,7 @@ cmd_env() {
 case "${1:-}" in
   up) cmd_up ;;
   down) cmd_down ;;
+  browser) cmd_browser ;;
   env) cmd_env ;;
-  *) die "usage: $0 up|down|env" ;;
+  *) die "usage: $0 up|down|env|browser" ;;
 esac

@@ -59,6 +59,27 @@ DEFAULT_SCHEDULE: tuple[ScheduleEntry, ...] = (
         kwargs={"name": HEARTBEAT_NAME},
         expire_seconds=50,
     ),
+    ScheduleEntry(
+        name="dbhealth: index usage snapshot",
+        task="apps.dbhealth.tasks.index_usage_snapshot_task",
+        description="Hourly index-usage snapshot, so usage survives statistics resets.",
+        crontab={"minute": "5"},
+        expire_seconds=50 * 60,
+    ),
+    ScheduleEntry(
+        name="dbhealth: data-quality checks",
+        task="apps.dbhealth.tasks.dataquality_run_task",
+        description="Run every enabled data-quality check and store its result.",
+        crontab={"minute": "15"},
+        expire_seconds=50 * 60,
+    ),
+    ScheduleEntry(
+        name="dbhealth: findings refresh",
+        task="apps.dbhealth.tasks.findings_refresh_task",
+        description="Re-evaluate findings: open new ones, resolve gone ones, reopen returning ones.",
+        every=timedelta(minutes=10),
+        expire_seconds=9 * 60,
+    ),
 )
 
 
