@@ -37,7 +37,7 @@ DEFAULT_BATCH_SIZE = 5000
 # Smaller: the database's per-row cycle check walks the edges of the current batch (see
 # planning.insertion_order), so its cost grows with the square of this size.
 DEPENDENCY_BATCH_SIZE = 1000
-# After writing this many new tasks, statistics are refreshed before the dependencies go in.
+# From this many dependencies on, statistics are refreshed and index scans forced for them.
 ANALYZE_AFTER = 2000
 KIND_ORDER = {"config": 0, "tasks": 1, "n8n": 2, "document": 3, "template": 4}
 
@@ -339,8 +339,10 @@ def _write_tag(
             if progress:
                 progress(f"{tag.name}: tasks", done, total)
         ids = selectors.workflow_task_ids(workflow_id)
-    if tasks.created >= ANALYZE_AFTER and plan.edges:
+    bulk = len(plan.edges) >= ANALYZE_AFTER
+    if bulk:
         sql.analyze_tasks()
+        sql.index_scans_only(True)
 
     deps = report.counts("dependency")
     deps.skipped += len(plan.skipped_edges)
@@ -354,6 +356,8 @@ def _write_tag(
         done += len(batch)
         if progress:
             progress(f"{tag.name}: dependencies", done, total)
+    if bulk:
+        sql.index_scans_only(False)
 
     if job.prune:
         deps.deleted += sql.prune_dependencies(workflow_id, edges)

@@ -347,6 +347,18 @@ def analyze_tasks() -> None:
         cursor.execute("ANALYZE tasks_task, tasks_taskdependency, workflows_workflow")
 
 
+def index_scans_only(enabled: bool) -> None:
+    """For a bulk dependency write: the cycle trigger's per-row walk is planned from statistics
+    taken before the write; on a small or empty table that is a sequential scan per step, which
+    turns a large import quadratic. Transaction-local; ANALYZE re-plans the trigger's queries."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT set_config('enable_seqscan', %s, true)", ["off" if enabled else "on"]
+        )
+        if enabled:
+            cursor.execute("ANALYZE tasks_taskdependency")
+
+
 def _copy(cursor, statement: str, rows: Iterable[Sequence]) -> None:
     raw = cursor.cursor if hasattr(cursor, "cursor") else cursor
     with raw.copy(statement) as copy:

@@ -7,7 +7,7 @@ import time
 from django.db import transaction
 
 from apps.blueprints.models import Template
-from apps.components.models import Component
+from apps.components.models import Component, LearningData
 from apps.core.demo import scale as scale_mod
 from apps.core.demo import small
 from apps.core.demo.sql import execute
@@ -55,5 +55,6 @@ def demo_reset(*, log=print) -> None:
     deleted = execute(f"DELETE FROM tasks_task WHERE id IN ({demo_tasks})")
     projects, _ = Project.objects.filter(settings__has_key="demo").delete()
     Template.objects.filter(created_by=small.SEEDED_BY).delete()
+    LearningData.objects.filter(context__demo=True).delete()  # its component FK is SET_NULL
     Component.objects.filter(configuration__demo=True).delete()
     log(f"reset: {deleted} tasks and {projects} other demo rows deleted")

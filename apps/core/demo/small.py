@@ -258,7 +258,7 @@ def _components(rng, counts: dict, now) -> None:
         LearningData(
             pattern_type=rng.choice(["retry_backoff", "test_selection", "review_routing"]),
             component=rng.choice(rows),
-            context={"sample": i},
+            context={DEMO_KEY: True, "sample": i},
             outcome=rng.choices(["success", "partial", "failure"], [6, 2, 1])[0],
             confidence=round(rng.uniform(0.3, 0.99), 2),
             effectiveness=round(rng.uniform(0.1, 0.95), 2),
