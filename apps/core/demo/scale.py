@@ -11,6 +11,7 @@ from django.db import transaction
 
 from apps.core.demo import content
 from apps.core.demo.sql import analyze, execute, insert_select
+from apps.core.demo.timeseries import timeseries_seed
 from apps.knowledge.models import Article
 from apps.projects.models import Project
 from apps.tasks.models import Task, TaskDependency
@@ -34,6 +35,10 @@ SCALES = {
 DEPENDENCY_CHUNK = 8  # workflows per dependency statement
 
 TABLES = [
+    "events_event",
+    "events_performancemetric",
+    "runs_workflowrun",
+    "runs_nodeexecution",
     "projects_project",
     "workflows_workflow",
     "tasks_task",
@@ -218,6 +223,7 @@ def scale_seed(scale: str, *, log=print) -> dict[str, int]:
         {**p, "n": spec.articles},
         suffix="ON CONFLICT DO NOTHING",
     )
+    counts.update(timeseries_seed(scale, log=log))
     return counts
 
 

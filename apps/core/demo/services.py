@@ -11,6 +11,7 @@ from apps.components.models import Component, LearningData
 from apps.core.demo import scale as scale_mod
 from apps.core.demo import small
 from apps.core.demo.sql import execute
+from apps.core.demo.timeseries import timeseries_reset
 from apps.projects.models import Project
 
 SCALES = ("small", "medium", "large")
@@ -47,6 +48,7 @@ def demo_reset(*, log=print) -> None:
         "SELECT t.id FROM tasks_task t JOIN workflows_workflow w ON w.id = t.workflow_id "
         "JOIN projects_project p ON p.id = w.project_id WHERE p.settings ? 'demo'"
     )
+    timeseries_reset()
     # The bulk in SQL; the ORM then cascades over whatever else refers to projects.
     execute(
         f"DELETE FROM tasks_taskdependency WHERE task_id IN ({demo_tasks}) "

@@ -19,6 +19,8 @@ from apps.components.models import (
 )
 from apps.core.demo import content
 from apps.core.demo.sql import spread_created_at
+from apps.core.demo.timeseries import timeseries_seed
+from apps.events.models import Event
 from apps.knowledge.models import Article
 from apps.projects.models import Project
 from apps.tasks.models import Task, TaskDependency
@@ -48,6 +50,8 @@ def small_seed(*, seed: int = 4) -> dict[str, int]:
         _project(rng, name, description, counts, now)
     _templates(rng, counts, now)
     _components(rng, counts, now)
+    if not Event.objects.filter(payload__demo="small").exists():
+        counts.update(timeseries_seed("small", log=lambda _message: None))
     return counts
 
 

@@ -21,7 +21,9 @@ def insert_select(
     """INSERT INTO <model> (<exprs' columns> + defaults) SELECT <exprs> + defaults <from_sql>."""
     columns, values, all_params = list(exprs), list(exprs.values()), dict(params or {})
     for f in model._meta.concrete_fields:
-        if f.primary_key or f.column in exprs or getattr(f, "generated", False):
+        if f.primary_key or f.column is None or f.column in exprs or getattr(f, "generated", False):
+            continue
+        if getattr(f, "db_returning", False):  # identity columns
             continue
         if getattr(f, "db_default", NOT_PROVIDED) is not NOT_PROVIDED:
             continue
