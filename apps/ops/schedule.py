@@ -63,14 +63,14 @@ DEFAULT_SCHEDULE: tuple[ScheduleEntry, ...] = (
         name="dbhealth: index usage snapshot",
         task="apps.dbhealth.tasks.index_usage_snapshot_task",
         description="Hourly index-usage snapshot, so usage survives statistics resets.",
-        crontab={"minute": "5"},
+        crontab={"minute": "5", "hour": "*"},
         expire_seconds=50 * 60,
     ),
     ScheduleEntry(
         name="dbhealth: data-quality checks",
         task="apps.dbhealth.tasks.dataquality_run_task",
         description="Run every enabled data-quality check and store its result.",
-        crontab={"minute": "15"},
+        crontab={"minute": "15", "hour": "*"},
         expire_seconds=50 * 60,
     ),
     ScheduleEntry(
