@@ -171,6 +171,7 @@ def _run(job: FileJob, *, dry_run: bool, batch_size: int, progress: Progress | N
                 if not job.plans:
                     _plan(job)
                 sql.create_stages()
+                sql.pgtrigger_fast_path()
                 _write(job, batch_size=batch_size, progress=progress)
             changed = any(c.created or c.updated or c.deleted for c in report.entities.values())
             report.status = "imported" if changed else "unchanged"

@@ -216,6 +216,24 @@ def create_stages() -> None:
         cursor.execute(_CREATE_STAGES)
 
 
+_PGTRIGGER_FAST_PATH = """
+SELECT set_config('pgtrigger.ignore', '{}', true)
+WHERE coalesce(current_setting('pgtrigger.ignore', true), '') = ''
+"""
+
+
+def pgtrigger_fast_path() -> None:
+    """Give `pgtrigger.ignore` an empty value for this transaction (unless someone set it).
+
+    Every pgtrigger trigger first calls `_pgtrigger_should_ignore()`, which reads the setting in
+    a BEGIN … EXCEPTION block; when it was never set, that raises and rolls back a
+    subtransaction per row and trigger, and the transaction gets slower with every aborted
+    subtransaction (measured: 40k tasks + 33k dependencies 20 s → 7 s). No trigger is skipped.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(_PGTRIGGER_FAST_PATH)
+
+
 def upsert_tasks_batch(workflow_id: int, rows: Sequence[tuple]) -> tuple[int, int]:
     """rows: (ord, external_key, parent_id, title, description, details, test_strategy, status,
     priority, legacy dict).

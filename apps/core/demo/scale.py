@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from django.db import transaction
 
 from apps.core.demo import content
-from apps.core.demo.sql import analyze, execute, insert_select
+from apps.core.demo.sql import analyze, execute, insert_select, pgtrigger_fast_path
 from apps.core.demo.timeseries import timeseries_seed
 from apps.knowledge.models import Article
 from apps.projects.models import Project
@@ -81,6 +81,7 @@ def scale_seed(scale: str, *, log=print) -> dict[str, int]:
         "statuses": STATUS_CYCLE,
         "n8n": json.dumps(content.n8n_definition(rng, "Scale")),
     }
+    pgtrigger_fast_path()
     counts: dict[str, int] = {}
     clock = time.perf_counter()
 

@@ -10,7 +10,7 @@ from apps.blueprints.models import Template
 from apps.components.models import Component, LearningData
 from apps.core.demo import scale as scale_mod
 from apps.core.demo import small
-from apps.core.demo.sql import execute
+from apps.core.demo.sql import execute, pgtrigger_fast_path
 from apps.core.demo.timeseries import timeseries_reset
 from apps.projects.models import Project
 
@@ -48,6 +48,7 @@ def demo_reset(*, log=print) -> None:
         "SELECT t.id FROM tasks_task t JOIN workflows_workflow w ON w.id = t.workflow_id "
         "JOIN projects_project p ON p.id = w.project_id WHERE p.settings ? 'demo'"
     )
+    pgtrigger_fast_path()
     timeseries_reset()
     # The bulk in SQL; the ORM then cascades over whatever else refers to projects.
     execute(

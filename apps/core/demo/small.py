@@ -18,7 +18,7 @@ from apps.components.models import (
     SystemHealth,
 )
 from apps.core.demo import content
-from apps.core.demo.sql import spread_created_at
+from apps.core.demo.sql import pgtrigger_fast_path, spread_created_at
 from apps.core.demo.timeseries import timeseries_seed
 from apps.events.models import Event
 from apps.knowledge.models import Article
@@ -43,6 +43,7 @@ def small_is_loaded() -> bool:
 
 @transaction.atomic
 def small_seed(*, seed: int = 4) -> dict[str, int]:
+    pgtrigger_fast_path()
     rng = random.Random(seed)
     counts: dict[str, int] = {}
     now = timezone.now()

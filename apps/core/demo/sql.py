@@ -49,6 +49,16 @@ def execute(sql: str, params: dict | list | None = None) -> int:
         return cursor.rowcount
 
 
+def pgtrigger_fast_path() -> None:
+    """An empty `pgtrigger.ignore` for this transaction, unless set: pgtrigger's per-row check
+    otherwise raises and rolls back a subtransaction per row and trigger (see
+    apps/filestore/sql.py); no trigger is skipped."""
+    execute(
+        "SELECT set_config('pgtrigger.ignore', '{}', true) "
+        "WHERE coalesce(current_setting('pgtrigger.ignore', true), '') = ''"
+    )
+
+
 def analyze(tables: list[str]) -> None:
     with connection.cursor() as cursor:
         cursor.execute(f"ANALYZE {', '.join(tables)}")
