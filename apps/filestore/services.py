@@ -348,6 +348,8 @@ def _write_tag(
     deps = report.counts("dependency")
     deps.skipped += len(plan.skipped_edges)
     edges = [(ids[a], ids[b]) for a, b in insertion_order(plan.edges)]
+    if job.prune:  # before inserting: an edge reversed in the file must not meet its old self
+        deps.deleted += sql.prune_dependencies(workflow_id, edges)
     dep_batch = min(batch_size, DEPENDENCY_BATCH_SIZE)
     for start in range(0, len(edges), dep_batch):
         batch = edges[start : start + dep_batch]
@@ -361,7 +363,6 @@ def _write_tag(
         sql.index_scans_only(False)
 
     if job.prune:
-        deps.deleted += sql.prune_dependencies(workflow_id, edges)
         keys = [t.key for t in plan.tasks]
         _, per_model = (
             Task.objects.filter(workflow_id=workflow_id).exclude(external_key__in=keys).delete()

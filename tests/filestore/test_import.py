@@ -196,3 +196,28 @@ def test_interrupted_import_then_rerun_equals_clean_run(fixtures, run_import, mo
 def test_missing_path_fails(run_import, tmp_path):
     ok, report = run_import(tmp_path / "nope")
     assert not ok and report["files"][0]["errors"][0]["message"] == "no such file or directory"
+
+
+def test_cycle_through_database_edges(run_import, tmp_path):
+    path = tmp_path / "tasks.json"
+
+    def write(deps_of_1, deps_of_2):
+        tasks = [
+            {"id": 1, "title": "One", "dependencies": deps_of_1},
+            {"id": 2, "title": "Two", "dependencies": deps_of_2},
+        ]
+        path.write_text(json.dumps({"master": {"tasks": tasks}}))
+
+    write([2], [])
+    assert run_import(path, project="Cyc")[0]
+    write([], [1])  # reversed; without --prune the database keeps 1 → 2
+    ok, report = run_import(path, project="Cyc")
+    assert ok
+    [warning] = report["files"][0]["warnings"]
+    assert warning["pointer"] == "/master/tasks/1/dependencies/0"
+    assert warning["message"].startswith("dependency cycle: 2 → 1 → 2")
+    ok, report = run_import(path, project="Cyc", prune=True)  # now the file wins
+    assert ok, report["files"][0]["errors"]
+    assert list(TaskDependency.objects.values_list("task__title", "depends_on__title")) == [
+        ("Two", "One")
+    ]
