@@ -29,6 +29,14 @@ EVENT_TYPES = [
     "review.requested",
     "component.heartbeat_missed",
 ]
+# Rows in time order (g-th of n, with a few minutes of jitter): they fill one partition after the
+# other and the time indexes grow at their right edge, instead of random writes all over 19
+# partitions' indexes (10M events: minutes → a fraction).
+SPREAD = (
+    "least(%(hi)s::timestamptz - interval '1 second', %(lo)s::timestamptz "
+    "+ (g::float8 / %(n)s) * (%(hi)s::timestamptz - %(lo)s::timestamptz) "
+    "+ random() * interval '5 minutes')"
+)
 VOLUMES = {  # events, metrics, runs (3 node executions each)
     "small": (3_000, 1_500, 300),
     "medium": (1_000_000, 200_000, 20_000),
@@ -111,7 +119,7 @@ def timeseries_seed(scale: str, *, log=print) -> dict[str, int]:
         counts["events"] = insert_select(
             Event,
             {
-                "created_at": "%(lo)s::timestamptz + random() * (%(hi)s::timestamptz - %(lo)s::timestamptz)",
+                "created_at": SPREAD,
                 "event_type": f"(%(types)s::text[])[1 + g %% {len(EVENT_TYPES)}]",
                 "severity": f"(%(severities)s::text[])[1 + (g * 7) %% {len(SEVERITIES)}]",
                 "source_component": f"(%(components)s::text[])[1 + g %% {len(content.COMPONENTS)}]",
@@ -135,7 +143,7 @@ def timeseries_seed(scale: str, *, log=print) -> dict[str, int]:
         counts["metrics"] = insert_select(
             PerformanceMetric,
             {
-                "recorded_at": "%(lo)s::timestamptz + random() * (%(hi)s::timestamptz - %(lo)s::timestamptz)",
+                "recorded_at": SPREAD,
                 "component": f"(%(components)s::text[])[1 + g %% {len(content.COMPONENTS)}]",
                 "metric_name": "(ARRAY['latency_ms','cpu_pct','queue_depth','error_rate'])[1 + g %% 4]",
                 "value": "round((random() * 100)::numeric, 2)::float",
