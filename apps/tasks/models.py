@@ -107,18 +107,20 @@ IF task_project IS DISTINCT FROM dep_project THEN
         USING ERRCODE = 'check_violation';
 END IF;
 PERFORM pg_advisory_xact_lock(hashtext('flowbase.task_dependency'), (task_project % 2147483647)::int);
--- A cycle needs an edge out of depends_on and an edge into task: two index probes settle
--- most inserts (e.g. edges added in dependency order) without walking the graph.
-IF EXISTS (SELECT 1 FROM tasks_taskdependency d WHERE d.task_id = NEW.depends_on_id)
-   AND EXISTS (SELECT 1 FROM tasks_taskdependency d WHERE d.depends_on_id = NEW.task_id)
-   AND EXISTS (
-    WITH RECURSIVE reach(node) AS (
-        SELECT NEW.depends_on_id
-        UNION
-        SELECT d.depends_on_id FROM tasks_taskdependency d JOIN reach r ON d.task_id = r.node
-    )
-    SELECT 1 FROM reach WHERE node = NEW.task_id
-) THEN
+-- Breadth-first search from depends_on along "depends on" edges: the new edge closes a cycle
+-- iff it reaches task. One indexed `= ANY(frontier)` probe per level; EXECUTE re-plans each probe
+-- with the table's current size, so a plan cached while the table was empty (seq scan) cannot
+-- make bulk inserts quadratic.
+frontier := ARRAY[NEW.depends_on_id];
+seen := frontier;
+LOOP
+    EXECUTE 'SELECT array_agg(DISTINCT d.depends_on_id) FROM tasks_taskdependency d '
+            'WHERE d.task_id = ANY ($1) AND NOT d.depends_on_id = ANY ($2)'
+       INTO frontier USING frontier, seen;
+    EXIT WHEN frontier IS NULL OR NEW.task_id = ANY (frontier);
+    seen := seen || frontier;
+END LOOP;
+IF frontier IS NOT NULL THEN
     WITH RECURSIVE walk(node, path) AS (
         SELECT NEW.depends_on_id, ARRAY[NEW.task_id, NEW.depends_on_id]
         UNION ALL
@@ -247,6 +249,8 @@ class TaskDependency(models.Model):
                     ("task_project", "bigint"),
                     ("dep_project", "bigint"),
                     ("cycle", "bigint[]"),
+                    ("frontier", "bigint[]"),
+                    ("seen", "bigint[]"),
                 ],
                 func=_NO_CYCLES,
             ),

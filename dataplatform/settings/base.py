@@ -86,9 +86,13 @@ _db["CONN_MAX_AGE"] = 0
 _db["CONN_HEALTH_CHECKS"] = True
 _db.setdefault("OPTIONS", {})
 _db["OPTIONS"]["application_name"] = env("DB_APPLICATION_NAME", default="flowbase")
+# pgtrigger's per-row "is this trigger ignored?" check raises (and rolls back a subtransaction)
+# when `pgtrigger.ignore` was never set; defining it empty per session makes every trigger cheaper.
+_session_options = ["-c pgtrigger.ignore={}"]
 _statement_timeout_ms = env.int("DB_STATEMENT_TIMEOUT_MS", default=0)
 if _statement_timeout_ms:
-    _db["OPTIONS"]["options"] = f"-c statement_timeout={_statement_timeout_ms}"
+    _session_options.append(f"-c statement_timeout={_statement_timeout_ms}")
+_db["OPTIONS"]["options"] = " ".join(_session_options)
 if env.bool("DB_POOL", default=False):
     # Web processes only: Celery closes the pool at every task boundary (celery#10554).
     _db["OPTIONS"]["pool"] = {"min_size": 2, "max_size": 10, "timeout": 10}
