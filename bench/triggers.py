@@ -25,6 +25,23 @@ TABLES = ["tasks_task", "tasks_taskdependency", "workflows_workflow", "events_ev
 BATCH = 5_000
 
 
+SQL_TASKS = """
+INSERT INTO tasks_task (created_at, updated_at, workflow_id, title, description, details,
+                        test_strategy, status, priority, requirements, acceptance_criteria,
+                        assignee, legacy)
+SELECT now(), now(), w.ids[1 + g %% 10], 'sql task ' || g, '', '', '',
+       CASE WHEN g %% 4 = 0 THEN 'done' ELSE 'pending' END, g %% 11, '[]', '[]', '', '{}'
+FROM generate_series(1, %(rows)s) g,
+     (SELECT array_agg(id) AS ids FROM workflows_workflow WHERE project_id = %(project)s) w
+"""
+SQL_EVENTS = """
+INSERT INTO events_event (event_type, severity, source_component, target_component, payload,
+                          correlation_id, trace_id, created_at)
+SELECT 'bench', 'info', 'bench', '', '{}', '', '', now() - g * interval '1 second'
+FROM generate_series(1, %(rows)s) g
+"""
+
+
 class Rollback(Exception):
     pass
 
@@ -97,6 +114,16 @@ def run_once(rows: int, *, triggers_on: bool) -> dict[str, float]:
                 batch_size=BATCH,
             )
             timings["insert events"] = time.perf_counter() - start
+
+            # The same inserts generated in the server: the database's own cost, without the
+            # Python time of building 100k model instances.
+            with connection.cursor() as cursor:
+                start = time.perf_counter()
+                cursor.execute(SQL_TASKS, {"rows": rows, "project": project.pk})
+                timings["insert tasks (server-side SQL)"] = time.perf_counter() - start
+                start = time.perf_counter()
+                cursor.execute(SQL_EVENTS, {"rows": rows})
+                timings["insert events (server-side SQL)"] = time.perf_counter() - start
             raise Rollback
     except Rollback:
         pass
@@ -120,9 +147,10 @@ def main() -> None:
     for step in best[True]:
         off, on = best[False][step], best[True][step]
         print(f"{step:<26}{off:>13.3f}s{on:>13.3f}s{ratio(on, off):>9.2f}x")
-    total_off = best[False]["insert tasks"] + best[False]["insert events"]
-    total_on = best[True]["insert tasks"] + best[True]["insert events"]
-    print(f"bulk insert tasks+events overhead: {ratio(total_on, total_off):.2f}x (goal <= 1.3x)")
+    for label in ("insert tasks", "insert tasks (server-side SQL)"):
+        print(
+            f"{label}: overhead {ratio(best[True][label], best[False][label]):.2f}x (goal <= 1.3x)"
+        )
 
 
 if __name__ == "__main__":
