@@ -1,11 +1,8 @@
 """Read-only admin pages: job logs, heartbeat, materialized views and archived rows."""
 
-from functools import cached_property
-
 from django.contrib import admin
-from django.db import connections
 
-from apps.core.admin import BigTableAdmin, EstimatedCountPaginator, ReadOnlyAdminMixin
+from apps.core.admin import BigTableAdmin, ReadOnlyAdminMixin
 
 from . import models
 
@@ -14,34 +11,8 @@ class ReadOnlyAdmin(ReadOnlyAdminMixin, BigTableAdmin):
     pass
 
 
-class SchemaQualifiedPaginator(EstimatedCountPaginator):
-    """For tables outside `public` (db_table 'archive"."…'): the core estimate passes db_table
-    unquoted to ::regclass, which cannot parse a schema-qualified name; estimate from
-    pg_class.reltuples of the quoted name instead, else an exact count capped like the core's."""
-
-    @cached_property
-    def count(self) -> int:
-        qs = self.object_list
-        if not qs.query.where:
-            connection = connections[qs.db]
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    "SELECT GREATEST(reltuples, 0)::bigint FROM pg_class WHERE oid = to_regclass(%s)",
-                    [connection.ops.quote_name(qs.model._meta.db_table)],
-                )
-                row = cursor.fetchone()
-            if row and row[0] > self.cap:
-                self.count_is_estimate = True
-                return row[0]
-        exact = qs[: self.cap + 1].count()
-        if exact > self.cap:
-            self.count_is_capped = True
-            return self.cap
-        return exact
-
-
 class ArchiveAdmin(ReadOnlyAdmin):
-    paginator = SchemaQualifiedPaginator
+    """Tables in the `archive` schema (db_table 'archive"."…'); the core paginator estimates them."""
 
 
 @admin.register(models.Heartbeat)
