@@ -1,8 +1,7 @@
 """Who is acting and in which request, readable by the database through session settings.
 
-`bind()` stores the values in a context variable; `apply_to_session()` /
-`apply_to_transaction()` copy them into the `flowbase.user_id` / `flowbase.request_id`
-settings, which the audit triggers read.
+`bind()` stores the values in a context variable; `apply_to_session()` copies them into the
+`flowbase.user_id` / `flowbase.request_id` settings, which the audit triggers read.
 """
 
 from __future__ import annotations
@@ -46,12 +45,6 @@ def _set(user_id: str, request_id: str, *, local: bool) -> None:
             "SELECT set_config('flowbase.user_id', %s, %s), set_config('flowbase.request_id', %s, %s)",
             [user_id, local, request_id, local],
         )
-
-
-def apply_to_transaction() -> None:
-    """Copy the context into the current transaction only (call inside transaction.atomic)."""
-    ctx = current()
-    _set("" if ctx.user_id is None else str(ctx.user_id), ctx.request_id or "", local=True)
 
 
 def apply_to_session() -> None:

@@ -29,8 +29,6 @@ class ArticleAdmin(BigTableAdmin):
 
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip()
-        if not term:
-            return queryset, False
-        if term.isdigit():
-            return queryset.filter(pk=int(term)), False
+        if not term or term.isdigit():  # the base: nothing to search, or an id lookup
+            return super().get_search_results(request, queryset, search_term)
         return article_search(query=term, queryset=queryset), False

@@ -66,7 +66,9 @@ def test_change_and_add_views_render(label, staff_client, django_assert_max_num_
     assert staff_client.get(_url(label, "add")).status_code == 200
 
 
-@pytest.mark.parametrize("label", ["tasks.task", "workflows.workflow", "projects.project"])
+@pytest.mark.parametrize(
+    "label", ["tasks.task", "workflows.workflow", "projects.project", "knowledge.article"]
+)
 def test_search_renders(label, staff_client):
     FACTORIES[label].create_batch(3)
     assert staff_client.get(_url(label, "changelist"), {"q": "1"}).status_code == 200
