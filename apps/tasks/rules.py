@@ -106,7 +106,9 @@ SELECT format('task %s (%s) of project %s depends on it', o.id, o.title, w.proje
 # A subtask's parent belongs to the same project as the subtask's workflow, and a task moved to
 # another project takes no subtask or dependency across. FOR KEY SHARE on the rows read blocks
 # a concurrent move of the parent or of either workflow (workflow_id and project_id are key
-# columns) without conflicting with ordinary updates such as status changes or roll-ups.
+# columns) without conflicting with ordinary updates such as status changes or roll-ups. The
+# move then waits and sees the subtask (READ COMMITTED) or fails with 40001 (SERIALIZABLE);
+# under REPEATABLE READ a lock does not change the mover's snapshot, so that race is not caught.
 SUBTASK_SAME_PROJECT = f"""
 SELECT w.project_id INTO task_project
   FROM workflows_workflow w WHERE w.id = NEW.workflow_id FOR KEY SHARE;

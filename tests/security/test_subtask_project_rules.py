@@ -219,6 +219,25 @@ def test_admin_change_form_refuses_a_parent_of_another_project(admin_client, two
     assert task.parent_id is None
 
 
+def test_admin_inline_subtask_joins_its_parents_workflow(admin_client, two_projects):
+    main, _, _ = two_projects
+    parent = TaskFactory(workflow=main, title="Parent")
+    data = {**_task_form(main, parent, "Parent"), "parent": ""}
+    data.update(
+        {
+            "subtasks-TOTAL_FORMS": 1,
+            "subtasks-0-external_key": "",
+            "subtasks-0-title": "Inline child",
+            "subtasks-0-status": "pending",
+            "subtasks-0-priority": 5,
+            "subtasks-0-assignee": "",
+        }
+    )
+    response = admin_client.post(reverse("admin:tasks_task_change", args=[parent.pk]), data)
+    assert response.status_code == 302
+    assert list(parent.subtasks.values_list("title", "workflow")) == [("Inline child", main.pk)]
+
+
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("moved", ["parent task", "parent's workflow"])
 def test_a_parent_moved_while_a_subtask_is_added_is_refused_after_the_wait(two_projects, moved):
