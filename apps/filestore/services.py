@@ -15,6 +15,7 @@ from pathlib import Path
 from django.db import DatabaseError, transaction
 from django.utils.text import slugify
 
+from apps.core.db import retry_on_serialization_failure
 from apps.filestore import selectors, sql
 from apps.filestore.discovery import Source, discover
 from apps.filestore.parsing import (
@@ -167,12 +168,21 @@ def _run(job: FileJob, *, dry_run: bool, batch_size: int, progress: Progress | N
             _plan_counts(job)
             report.status = "planned"
         else:
-            with transaction.atomic():
-                if not job.plans:
+            planned, mark = bool(job.plans), len(parsed.problems.items)
+
+            @retry_on_serialization_failure  # a refused attempt (40001) re-runs, planned afresh
+            def write_file() -> None:
+                del parsed.problems.items[mark:]
+                for counts in report.entities.values():
+                    counts.created = counts.updated = counts.unchanged = 0
+                    counts.deleted = counts.skipped = 0
+                if not planned:
                     _plan(job)
                 sql.create_stages()
                 sql.pgtrigger_fast_path()
                 _write(job, batch_size=batch_size, progress=progress)
+
+            write_file()
             changed = any(c.created or c.updated or c.deleted for c in report.entities.values())
             report.status = "imported" if changed else "unchanged"
     except DatabaseError as exc:

@@ -24,6 +24,8 @@ from django.db import DatabaseError, InterfaceError, OperationalError, connectio
 from django.db.models import F
 from django.utils import timezone
 
+from apps.core.db import retry_on_serialization_failure
+
 from . import queries, selectors
 from .locks import set_local_lock_timeout, try_xact_lock
 from .matviews import get_spec
@@ -347,7 +349,7 @@ def archive_run(
     return run
 
 
-@transaction.atomic
+@retry_on_serialization_failure
 def archive_restore(*, workflow_id: int) -> dict[str, int]:
     """Move one archived workflow (with its tasks and the dependencies whose both ends are live
     again) back into the live tables, in one transaction."""

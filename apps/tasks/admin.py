@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.forms.models import BaseInlineFormSet
 
 from apps.core.admin import BigTableAdmin, DatabaseRulesForm
 
@@ -17,9 +18,20 @@ class TaskDependencyForm(DatabaseRulesForm):
         fields = "__all__"
 
 
+class SubtaskFormSet(BaseInlineFormSet):
+    """A subtask added inline joins its parent's workflow (the inline has no workflow field)."""
+
+    def _construct_form(self, i, **kwargs):
+        form = super()._construct_form(i, **kwargs)
+        if form.instance.workflow_id is None:
+            form.instance.workflow_id = self.instance.workflow_id
+        return form
+
+
 class SubtaskInline(admin.TabularInline):
     model = Task
     form = TaskForm
+    formset = SubtaskFormSet
     fk_name = "parent"
     fields = ("external_key", "title", "status", "priority", "assignee")
     extra = 0

@@ -6,6 +6,8 @@ from django.db.models.functions import Upper
 from apps.core import triggers
 from apps.core.models import TimeStampedModel, choices_check, range_check
 
+from . import rules
+
 
 class TaskStatus(models.TextChoices):
     PENDING = "pending", "Pending"
@@ -91,52 +93,6 @@ def _rollup_trigger(name: str, operation, referencing, sources: list[str]) -> pg
 _NEW = _rollup_rows("n", removed=False) + " FROM new_rows n"
 _OLD = _rollup_rows("o", removed=True) + " FROM old_rows o"
 
-# A dependency may not close a cycle (any length) and may cross workflows only inside one
-# project. Concurrent writers in one project serialize on a transaction-scoped advisory lock,
-# so two transactions that each add half of a cycle cannot both commit (READ COMMITTED: the
-# check after the lock sees the other's committed edge).
-_NO_CYCLES = """
-SELECT w.project_id INTO task_project
-  FROM tasks_task t JOIN workflows_workflow w ON w.id = t.workflow_id WHERE t.id = NEW.task_id;
-SELECT w.project_id INTO dep_project
-  FROM tasks_task t JOIN workflows_workflow w ON w.id = t.workflow_id WHERE t.id = NEW.depends_on_id;
-IF task_project IS DISTINCT FROM dep_project THEN
-    RAISE EXCEPTION 'task dependency % -> %: the tasks belong to different projects (% and %); '
-        'dependencies may cross workflows only inside one project',
-        NEW.task_id, NEW.depends_on_id, task_project, dep_project
-        USING ERRCODE = 'check_violation';
-END IF;
-PERFORM pg_advisory_xact_lock(hashtext('flowbase.task_dependency'), (task_project % 2147483647)::int);
--- Breadth-first search from depends_on along "depends on" edges: the new edge closes a cycle
--- iff it reaches task. One indexed `= ANY(frontier)` probe per level; EXECUTE re-plans each probe
--- with the table's current size, so a plan cached while the table was empty (seq scan) cannot
--- make bulk inserts quadratic.
-frontier := ARRAY[NEW.depends_on_id];
-seen := frontier;
-LOOP
-    EXECUTE 'SELECT array_agg(DISTINCT d.depends_on_id) FROM tasks_taskdependency d '
-            'WHERE d.task_id = ANY ($1) AND NOT d.depends_on_id = ANY ($2)'
-       INTO frontier USING frontier, seen;
-    EXIT WHEN frontier IS NULL OR NEW.task_id = ANY (frontier);
-    seen := seen || frontier;
-END LOOP;
-IF frontier IS NOT NULL THEN
-    WITH RECURSIVE walk(node, path) AS (
-        SELECT NEW.depends_on_id, ARRAY[NEW.task_id, NEW.depends_on_id]
-        UNION ALL
-        SELECT d.depends_on_id, w.path || d.depends_on_id
-          FROM walk w JOIN tasks_taskdependency d ON d.task_id = w.node
-         WHERE w.node <> NEW.task_id AND NOT d.depends_on_id = ANY (w.path[2:])
-    )
-    SELECT path INTO cycle FROM walk WHERE node = NEW.task_id LIMIT 1;
-    RAISE EXCEPTION 'dependency cycle: task %', array_to_string(cycle, ' -> ')
-        USING ERRCODE = 'check_violation',
-              DETAIL = format('adding %s -> %s would close the cycle (task ids)',
-                              NEW.task_id, NEW.depends_on_id);
-END IF;
-RETURN NULL;
-"""
-
 
 class Task(TimeStampedModel):
     # Indexed by the (workflow, status, priority) index below, which leads with it.
@@ -192,6 +148,22 @@ class Task(TimeStampedModel):
                 pgtrigger.Referencing(old="old_rows"),
                 [_OLD],
             ),
+            pgtrigger.Trigger(
+                name="subtask_parent_same_project",
+                when=pgtrigger.After,
+                operation=pgtrigger.Insert,
+                condition=pgtrigger.Q(new__parent__isnull=False),
+                declare=rules.SUBTASK_SAME_PROJECT_DECLARE,
+                func=rules.SUBTASK_SAME_PROJECT,
+            ),
+            pgtrigger.Trigger(
+                name="task_move_keeps_project",
+                when=pgtrigger.After,
+                operation=pgtrigger.UpdateOf("parent_id", "workflow_id"),
+                condition=pgtrigger.AnyChange("parent", "workflow"),
+                declare=rules.SUBTASK_SAME_PROJECT_DECLARE,
+                func=rules.SUBTASK_SAME_PROJECT,
+            ),
             *triggers.audit_triggers("tasks_task"),
         ]
         constraints = [
@@ -245,14 +217,8 @@ class TaskDependency(models.Model):
                 name="no_dependency_cycles",
                 when=pgtrigger.After,
                 operation=pgtrigger.Insert | pgtrigger.UpdateOf("task_id", "depends_on_id"),
-                declare=[
-                    ("task_project", "bigint"),
-                    ("dep_project", "bigint"),
-                    ("cycle", "bigint[]"),
-                    ("frontier", "bigint[]"),
-                    ("seen", "bigint[]"),
-                ],
-                func=_NO_CYCLES,
+                declare=rules.NO_CYCLES_DECLARE,
+                func=rules.NO_CYCLES,
             ),
             *triggers.audit_triggers("tasks_taskdependency"),
         ]
@@ -272,3 +238,25 @@ class TaskDependency(models.Model):
 
     def __str__(self) -> str:
         return f"{self.task_id} → {self.depends_on_id} ({self.type})"
+
+
+class DependencyGraph(models.Model):
+    """One row per project whose dependency graph was written: its version, bumped (and so
+    row-locked) once by every transaction that adds or re-points a dependency in the project, or
+    moves a task or workflow across projects, before the rules check the graph (see rules.py).
+    A table of its own: no audit or updated_at triggers fire on the bump."""
+
+    project = models.OneToOneField(
+        "projects.Project", on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    version = models.BigIntegerField(default=0)
+    # txid_current() of the last transaction that bumped the row: later edges of the same
+    # transaction skip the bump.
+    last_txid = models.BigIntegerField(default=0)
+
+    class Meta:
+        db_table = rules.GRAPH_TABLE
+        verbose_name = "dependency graph version"
+
+    def __str__(self) -> str:
+        return f"project {self.project_id} graph v{self.version}"

@@ -6,13 +6,14 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
+from apps.core.db import retry_on_serialization_failure
 from apps.core.services import database_error_message, require_choice, validated_save
 from apps.workflows.models import Workflow
 
 from .models import DependencyType, Task, TaskDependency, TaskStatus
 
 
-@transaction.atomic
+@retry_on_serialization_failure
 def task_create(
     *,
     workflow: Workflow,
@@ -51,7 +52,7 @@ def task_create(
     return validated_save(task, label=f"Task {task.title!r}")
 
 
-@transaction.atomic
+@retry_on_serialization_failure
 def task_status_update(*, task: Task, status: str, actual_effort: Decimal | None = None) -> Task:
     """Move a task to `status`. The database enforces the transition table, sets or clears
     completed_at and rolls the workflow's progress up in the same transaction."""
@@ -70,12 +71,14 @@ def task_status_update(*, task: Task, status: str, actual_effort: Decimal | None
     return task
 
 
-@transaction.atomic
+@retry_on_serialization_failure
 def task_dependency_create(
     *, task: Task, depends_on: Task, type: str = DependencyType.BLOCKS
 ) -> TaskDependency:
     """`task` depends on `depends_on`. Self-loops, duplicates, cycles of any length and edges
-    between projects are refused by the database; the error names the tasks."""
+    between projects are refused by the database; the error names the tasks. Under snapshot
+    isolation a concurrent graph writer makes the database refuse the transaction (40001)
+    rather than let a cycle through; it is re-run with a fresh snapshot."""
     require_choice(type, DependencyType, what="Dependency type")
     label = f"Dependency #{task.pk} {task.title!r} -> #{depends_on.pk} {depends_on.title!r}"
     dependency = TaskDependency(task=task, depends_on=depends_on, type=type)

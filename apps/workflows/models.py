@@ -1,9 +1,11 @@
+import pgtrigger
 from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
 from django.db.models.functions import Upper
 
 from apps.core import triggers
 from apps.core.models import TimeStampedModel, choices_check, range_check
+from apps.tasks import rules as task_rules
 
 
 class WorkflowStatus(models.TextChoices):
@@ -80,6 +82,14 @@ class Workflow(TimeStampedModel):
                 entity="workflow",
                 label_column="name",
                 extra_body=_WORKFLOW_TIMESTAMPS,
+            ),
+            pgtrigger.Trigger(
+                name="workflow_move_keeps_relations",
+                when=pgtrigger.After,
+                operation=pgtrigger.UpdateOf("project_id"),
+                condition=pgtrigger.AnyChange("project"),
+                declare=[("conflict", "text")],
+                func=task_rules.WORKFLOW_MOVE_KEEPS_RELATIONS,
             ),
             *triggers.audit_triggers("workflows_workflow"),
         ]

@@ -161,3 +161,6 @@ LOGGING = {
 FLOWBASE_LOCAL_DIR = BASE_DIR / ".local"
 # Completed/cancelled workflows older than this move to the `archive` schema (apps/ops).
 ARCHIVE_AFTER_DAYS = env.int("ARCHIVE_AFTER_DAYS", default=365)
+# Services and the importer re-run a transaction refused with a serialization failure (40001)
+# or a deadlock (40P01) at most this many times in all (apps.core.db).
+DB_SERIALIZATION_RETRY_ATTEMPTS = env.int("DB_SERIALIZATION_RETRY_ATTEMPTS", default=5)

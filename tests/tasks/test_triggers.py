@@ -170,7 +170,7 @@ def test_two_transactions_adding_halves_of_a_cycle_cannot_both_commit():
     )
     outcome: dict[str, str] = {}
     with _connect() as first, _connect() as second:
-        first.execute(insert, [a.pk, b.pk])  # open transaction holding the project's lock
+        first.execute(insert, [a.pk, b.pk])  # open transaction holding the project's graph row
         second_pid = second.info.backend_pid
 
         def add_reverse_edge() -> None:
@@ -184,7 +184,7 @@ def test_two_transactions_adding_halves_of_a_cycle_cannot_both_commit():
 
         thread = threading.Thread(target=add_reverse_edge)
         thread.start()
-        _wait_until_blocked(second_pid)  # without the advisory lock it would not wait
+        _wait_until_blocked(second_pid)  # on the project's dependency-graph row
         first.commit()
         thread.join(timeout=30)
     assert outcome["second"].startswith("refused: dependency cycle"), outcome
