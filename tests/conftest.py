@@ -1,7 +1,9 @@
+import contextlib
 import importlib
 
 import pytest
-from django.core.management import call_command
+from django.db import connections
+from django.test import TransactionTestCase
 
 # Data migrations that ship rows (operators group, default checks, beat schedule). A
 # `transaction=True` test ends with a TRUNCATE that removes them, so they are put back before
@@ -12,11 +14,86 @@ SHIPPED_ROWS = [
 ]
 
 
+# --- roles -------------------------------------------------------------------------------------
+# One test database, one login per role: `default` is the app role while the tests run, but the
+# test database is created (CREATEDB), migrated and flushed with the owner's credentials, as
+# `make migrate` does with `migrate --database owner`. Django copies only NAME to aliases that
+# share a database, so each alias keeps its own credentials.
+
+_CREDENTIALS = ("USER", "PASSWORD")
+
+
+@contextlib.contextmanager
+def owner_credentials_on_default():
+    """Run `default` with the owner's login (set-up, flush); back to the app's afterwards."""
+    default, owner = connections["default"], connections["owner"]
+    saved = {key: default.settings_dict[key] for key in _CREDENTIALS}
+    default.close()
+    default.settings_dict.update({key: owner.settings_dict[key] for key in _CREDENTIALS})
+    try:
+        yield
+    finally:
+        default.close()
+        default.settings_dict.update(saved)
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
+    """Before pytest-django creates and migrates the test database: as the owner."""
+    owner = connections["owner"].settings_dict
+    connections["default"].settings_dict.update({key: owner[key] for key in _CREDENTIALS})
+
+
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
-    """Partitions relative to now (the migrations create only the default partitions)."""
+    """After creation and migration (as the owner): every alias on the test database, the grants
+    of the roles, partitions relative to now (migrations create only the default partitions,
+    and the partition job grants each new one); then the tests run as the app role."""
+    from apps.core.roles import services as roles_services
+    from apps.events import partition_services
+
+    test_name = connections["default"].settings_dict["NAME"]
+    for alias in connections:
+        # pytest-django sets up only the aliases the collected tests name: never let another
+        # alias reach the development database.
+        if connections[alias].settings_dict["NAME"] != test_name:
+            connections[alias].close()
+            connections[alias].settings_dict["NAME"] = test_name
     with django_db_blocker.unblock():
-        call_command("pgpartition", "--yes", "--skip-delete", verbosity=0)
+        partition_services.partitions_create(apply=True, using="owner")
+        roles_services.grants_apply(using="owner")
+        for alias in connections:
+            connections[alias].close()
+    connections["default"].close()
+    app = connections["default"].settings_dict
+    from django.conf import settings
+
+    app.update({key: settings.DATABASES["default"][key] for key in _CREDENTIALS})
+    yield
+    connections["default"].close()
+    owner = connections["owner"].settings_dict
+    app.update({key: owner[key] for key in _CREDENTIALS})  # pytest-django's teardown: as owner
+
+
+def _flush_as_owner(self):
+    """TransactionTestCase's flush (TRUNCATE) is the owner's right, not the app's (TRUNCATE would
+    bypass the audit log's append-only guard): once for the one test database, as the owner,
+    whichever aliases the test used."""
+    from django.core.management import call_command
+
+    with owner_credentials_on_default():
+        call_command(
+            "flush",
+            verbosity=0,
+            interactive=False,
+            database="default",
+            reset_sequences=False,
+            allow_cascade=self.available_apps is not None,
+            inhibit_post_migrate=self.available_apps is not None,
+        )
+
+
+TransactionTestCase._fixture_teardown = _flush_as_owner
 
 
 def _shipped_rows_present() -> bool:
