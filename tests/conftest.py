@@ -37,11 +37,15 @@ def owner_credentials_on_default():
         default.settings_dict.update(saved)
 
 
+_APP_CREDENTIALS: dict[str, str] = {}
+
+
 @pytest.fixture(scope="session")
 def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
     """Before pytest-django creates and migrates the test database: as the owner."""
-    owner = connections["owner"].settings_dict
-    connections["default"].settings_dict.update({key: owner[key] for key in _CREDENTIALS})
+    default, owner = connections["default"].settings_dict, connections["owner"].settings_dict
+    _APP_CREDENTIALS.update({key: default[key] for key in _CREDENTIALS})
+    default.update({key: owner[key] for key in _CREDENTIALS})
 
 
 @pytest.fixture(scope="session")
@@ -66,9 +70,7 @@ def django_db_setup(django_db_setup, django_db_blocker):
             connections[alias].close()
     connections["default"].close()
     app = connections["default"].settings_dict
-    from django.conf import settings
-
-    app.update({key: settings.DATABASES["default"][key] for key in _CREDENTIALS})
+    app.update(_APP_CREDENTIALS)
     yield
     connections["default"].close()
     owner = connections["owner"].settings_dict

@@ -65,6 +65,22 @@ def _ts(value: str) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def _create_partition(table: str, name: str, lo: datetime, hi: datetime) -> None:
+    """Partition DDL as the owner (its default privileges make it the app's at once)."""
+    from django.db import connections, transaction
+
+    from apps.core.roles.config import owner_alias
+    from apps.core.roles.services import relation_grants_sync
+
+    using = owner_alias()
+    with transaction.atomic(using=using), connections[using].cursor() as cursor:
+        cursor.execute(
+            f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF {table} FOR VALUES FROM (%s) TO (%s)",
+            [lo.isoformat(), hi.isoformat()],
+        )
+        relation_grants_sync(schema="public", name=name, using=using)
+
+
 def ensure_months(table: str, key: str, *, months: int = MONTHS) -> list[tuple[datetime, datetime]]:
     """Create the missing monthly partitions of the last `months` months; returns all ranges."""
     existing = partitions(table)
@@ -81,11 +97,7 @@ def ensure_months(table: str, key: str, *, months: int = MONTHS) -> list[tuple[d
             if cursor.fetchone()[0]:  # rows in the default partition: leave that month alone
                 continue
             name = f"{table}_{lo.strftime('%Y_%b').lower()}"
-            cursor.execute(
-                f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF {table} "
-                "FOR VALUES FROM (%s) TO (%s)",
-                [lo.isoformat(), hi.isoformat()],
-            )
+        _create_partition(table, name, lo, hi)
         existing.append((lo, hi))
     return sorted(existing)
 
@@ -105,6 +117,18 @@ def _window(ranges: list[tuple[datetime, datetime]], *, months: int = MONTHS) ->
     lo, hi = spans[-1]
     hi = min(hi, now)
     return max(lo, hi - relativedelta(months=months)), hi
+
+
+def timeseries_partitions() -> None:
+    """The monthly partitions the time series need, created (as the owner) before the seeding
+    transaction starts: DDL on a parent whose rows that transaction already locks would wait
+    for it forever."""
+    from apps.events.models import Event
+    from apps.runs.models import NodeExecution, WorkflowRun
+
+    ensure_months(Event._meta.db_table, "created_at")
+    ensure_months(WorkflowRun._meta.db_table, "started_at")
+    ensure_months(NodeExecution._meta.db_table, "started_at")
 
 
 def timeseries_seed(scale: str, *, log=print) -> dict[str, int]:

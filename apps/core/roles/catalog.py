@@ -13,6 +13,8 @@ SELECT c.oid::bigint, n.nspname, c.relname, c.relkind, c.relispartition,
        pg_get_userbyid(c.relowner)
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname = ANY(%s) AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
+  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
+                  AND d.objid = c.oid AND d.deptype = 'e')  -- extensions' objects: theirs
 ORDER BY n.nspname, c.relname
 """
 
@@ -38,7 +40,9 @@ FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f')
   AND n.nspname NOT IN ('information_schema') AND n.nspname NOT LIKE 'pg\\_toast%%'
   AND (n.nspname <> 'pg_catalog' OR c.relname IN ('pg_authid', 'pg_shadow', 'pg_statistic',
-                                                  'pg_user_mapping', 'pg_subscription'))
+                                                  'pg_user_mapping'))
+  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
+                  AND d.objid = c.oid AND d.deptype = 'e')
   AND has_any_column_privilege(%s, c.oid, 'SELECT')
 """
 

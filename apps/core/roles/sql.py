@@ -164,12 +164,13 @@ def bootstrap(
 ) -> list[str]:
     """Everything only an admin may do, for the database the session is connected to.
     `template`: a template database (extensions and the signal function only)."""
+    if template:  # roles are cluster-wide: created with the database itself
+        return [*extensions(), *signal_function(r)]
     statements = [create_roles(r), *role_attributes(r, owner_createdb=owner_createdb)]
     statements.append(admin_memberships(r))
-    if not template:
-        statements += database_ownership(r)
-        if legacy_role:
-            statements += legacy_reassign(legacy_role, r)
+    statements += database_ownership(r)
+    if legacy_role:
+        statements += legacy_reassign(legacy_role, r)
     statements += extensions()
     statements += signal_function(r)
     return statements
