@@ -22,9 +22,12 @@ class Problem:
     hint: str = ""
 
 
-def _app_login(cursor, r: config.Roles) -> list[Problem]:
+def _app_login(cursor, r: config.Roles, role: str | None = None) -> list[Problem]:
+    """The connection's own login (or `role`, examined from another connection)."""
     cursor.execute("SELECT current_user, session_user")
     current, session = cursor.fetchone()
+    if role is not None:
+        current = session = role
     problems = []
     cursor.execute(catalog.ROLE_SQL, [[current, session]])
     for name, superuser, createdb, createrole, replication, bypassrls, _ in cursor.fetchall():
@@ -294,14 +297,17 @@ def _functions(cursor, r: config.Roles) -> list[Problem]:
     return problems
 
 
-def problems(using: str = "default", *, app_login: bool = True) -> list[Problem]:
+def problems(
+    using: str = "default", *, app_login: bool = True, app_role: str | None = None
+) -> list[Problem]:
     """Everything wrong, read through `using`. `app_login`: that connection is the app's, so
-    its own login is checked too (superuser, DDL, memberships, ownership)."""
+    its own login is checked too (superuser, DDL, memberships, ownership); `app_role`: check
+    that role instead of the connection's (from another connection)."""
     r = config.roles()
     with connections[using].cursor() as cursor:
         found = _roles_exist(cursor, r)
-        if app_login:
-            found += _app_login(cursor, r)
+        if app_login or app_role:
+            found += _app_login(cursor, r, app_role)
         if any(p.id == "flowbase.E100" for p in found):
             return found
         found += _readonly(cursor, r)
