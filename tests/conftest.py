@@ -129,3 +129,46 @@ def pytest_runtest_setup(item):
     with item.config.stash[blocking_manager_key].unblock():
         if not _shipped_rows_present():
             restore_shipped_rows()
+
+
+# --- partition DDL in tests -----------------------------------------------------------------
+# Partition DDL is the owner's, on its own connection, which cannot see a test transaction's rows
+# (and would wait forever for that transaction's locks): such tests commit (transaction=True)
+# and this fixture puts the partitions back as they were.
+
+
+def _snapshot() -> tuple[dict[str, set[str]], set[str]]:
+    from apps.events import partitions
+
+    tables = {
+        config.model._meta.db_table: {
+            p.name for p in partitions.partition_list(config.model._meta.db_table, "owner")
+        }
+        for config in partitions.policy_list()
+    }
+    with connections["owner"].cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE n.nspname = 'archive' AND c.relkind IN ('r', 'p')"
+        )
+        archived = {row[0] for row in cursor.fetchall()}
+    return tables, archived
+
+
+@pytest.fixture
+def restore_partitions(django_db_blocker):
+    """Drop the partitions and archived tables a committed test added; re-create missing ones."""
+    from apps.events import partition_services
+
+    with django_db_blocker.unblock():
+        tables, archived = _snapshot()
+    yield
+    with django_db_blocker.unblock():
+        now_tables, now_archived = _snapshot()
+        with connections["owner"].cursor() as cursor:
+            for table, names in now_tables.items():
+                for extra in sorted(names - tables[table]):
+                    cursor.execute(f'DROP TABLE "{extra}"')
+            for extra in sorted(now_archived - archived):
+                cursor.execute(f'DROP TABLE archive."{extra}"')
+        partition_services.partitions_create(apply=True, move_default_rows=True, using="owner")

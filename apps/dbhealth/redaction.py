@@ -4,6 +4,7 @@ their column is called. The name list is `DBHEALTH["DQ_SENSITIVE_COLUMNS"]`."""
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -36,8 +37,17 @@ def redact(value: Any, *, key: str | None = None) -> Any:
         return {k: redact(v, key=str(k)) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [redact(v) for v in value]
-    if isinstance(value, str) and _SECRET_VALUE.match(value.strip()):
-        return REDACTED
+    if isinstance(value, str):
+        text = value.strip()
+        if _SECRET_VALUE.match(text):
+            return REDACTED
+        if text[:1] in "{[":  # json/jsonb columns arrive as text
+            try:
+                parsed = json.loads(text)
+            except ValueError:
+                return value
+            redacted = redact(parsed)
+            return redacted if redacted != parsed else value
     return value
 
 

@@ -87,6 +87,7 @@ def partitions_create(
     table, CREATE, INSERT back through the parent; the model's pgtriggers, such as the audit
     log's append-only guard, are ignored for that transaction only).
     """
+    using = using or roles_config.owner_alias()
     connection = connections[using]
     qn = connection.ops.quote_name
     actions: list[PartitionAction] = []

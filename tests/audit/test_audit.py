@@ -62,13 +62,17 @@ def test_audit_rows_are_append_only_even_for_raw_sql(sql):
     assert AuditEvent.objects.using("owner").count() == 1
 
 
+@pytest.mark.django_db(databases=["default", "owner"])
 def test_audit_rows_are_append_only_through_the_orm():
-    event = AuditEventFactory()
-    with pytest.raises(IntegrityError, match="UPDATE refused"), transaction.atomic():
-        AuditEvent.objects.filter(pk=event.pk).update(row_pk="x")
-    with pytest.raises(IntegrityError, match="DELETE refused"), transaction.atomic():
-        AuditEvent.objects.filter(pk=event.pk).delete()
-    assert AuditEvent.objects.get(pk=event.pk).row_pk == event.row_pk
+    # Through the owner, who has UPDATE/DELETE (the app has neither): the guard still refuses.
+    event = AuditEventFactory.build()
+    event.save(using="owner", force_insert=True)
+    events = AuditEvent.objects.using("owner")
+    with pytest.raises(IntegrityError, match="UPDATE refused"), transaction.atomic(using="owner"):
+        events.filter(pk=event.pk).update(row_pk="x")
+    with pytest.raises(IntegrityError, match="DELETE refused"), transaction.atomic(using="owner"):
+        events.filter(pk=event.pk).delete()
+    assert events.get(pk=event.pk).row_pk == event.row_pk
 
 
 def test_audit_action_record_writes_an_action_row(django_user_model):

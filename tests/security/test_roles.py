@@ -29,9 +29,12 @@ def _conninfo(alias: str) -> str:
 
 def _refused(sql: str, params=None, *, using: str = "default") -> str:
     """Run `sql` on `using` in a savepoint; the error message (the test fails if it succeeds)."""
-    with pytest.raises(DatabaseError) as exc, transaction.atomic(using=using):
-        with connections[using].cursor() as cursor:
-            cursor.execute(sql, params)
+    with (
+        pytest.raises(DatabaseError) as exc,
+        transaction.atomic(using=using),
+        connections[using].cursor() as cursor,
+    ):
+        cursor.execute(sql, params)
     return str(exc.value)
 
 
@@ -70,7 +73,7 @@ APP_REFUSED = {
     ),
     "pg_reload_conf": ("SELECT pg_reload_conf()", "permission denied for function"),
     "set_role_owner": ("SET ROLE {owner}", "permission denied to set role"),
-    "copy_to_program": ("COPY (SELECT 1) TO PROGRAM 'true'", "permission denied"),
+    "copy_to_program": ("COPY (SELECT 1) TO PROGRAM 'true'", "pg_execute_server_program"),
 }
 
 
@@ -135,7 +138,8 @@ def test_the_read_only_role_reads_domain_tables_and_views_only_read_only():
         cursor.execute("SELECT count(*) FROM workflow_summary")
         cursor.execute("SHOW default_transaction_read_only")
         assert cursor.fetchone() == ("on",)
-    assert "permission denied" in _refused("DELETE FROM tasks_task", using="readonly")
+    error = _refused("DELETE FROM tasks_task", using="readonly")
+    assert "read-only transaction" in error or "permission denied" in error
 
 
 def test_the_read_only_role_sees_no_other_sessions_query_text():
@@ -223,7 +227,6 @@ DRIFTS = {
         "flowbase.E110",
     ),
     "app_may_create_in_public": ("GRANT CREATE ON SCHEMA public TO {app}", "flowbase.E103"),
-    "app_is_member_of_the_owner": ("GRANT {owner} TO {app}", "flowbase.E105"),
     "app_lost_a_grant": ("REVOKE DELETE ON tasks_task FROM {app}", "flowbase.E121"),
     "app_may_rewrite_the_audit_log": (
         "GRANT UPDATE ON audit_auditevent TO {app}",
@@ -248,6 +251,17 @@ def test_the_check_catches(name):
     with connections["owner"].cursor() as cursor:  # inside the owner's test transaction
         cursor.execute(sql.format(app=r.app, owner=r.owner, readonly=r.readonly, month=_month()))
     assert problem in _ids(app_role=r.app)
+
+
+def test_the_check_flags_memberships_that_give_more_rights():
+    """(Granting a role takes an admin, which the tests do not have: the monitor's own
+    pg_monitor membership, allowed for it, is what any other login would be flagged for.)"""
+    r = roles()
+    with connections["monitor"].cursor() as cursor:
+        [problem] = inspect._memberships(cursor, r.monitor, r, allowed=())
+        assert problem.id == "flowbase.E105" and "pg_monitor" in problem.message
+        assert inspect._memberships(cursor, r.app, r, allowed=()) == []
+        assert inspect._memberships(cursor, r.readonly, r, allowed=()) == []
 
 
 def test_the_check_fails_the_command_when_the_app_is_the_owner(settings):

@@ -28,6 +28,7 @@ def demo_seed(*, scale: str = "small", reset: bool = False, log=print) -> dict[s
         if small.small_is_loaded():
             log("small demo data already loaded: nothing to do")
             return {}
+        timeseries_partitions()
         counts = small.small_seed()
     else:
         if not small.small_is_loaded():

@@ -65,8 +65,10 @@ def _ts(value: str) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def _create_partition(table: str, name: str, lo: datetime, hi: datetime) -> None:
-    """Partition DDL as the owner (its default privileges make it the app's at once)."""
+def _create_partition(table: str, key: str, name: str, lo: datetime, hi: datetime) -> bool:
+    """Partition DDL as the owner (its default privileges make it the app's at once), unless rows
+    of that month sit in the default partition. Run it before the seeding transaction: DDL on a
+    parent whose rows (or referenced rows) that transaction locks would wait for it forever."""
     from django.db import connections, transaction
 
     from apps.core.roles.config import owner_alias
@@ -74,11 +76,18 @@ def _create_partition(table: str, name: str, lo: datetime, hi: datetime) -> None
 
     using = owner_alias()
     with transaction.atomic(using=using), connections[using].cursor() as cursor:
+        cursor.execute("SELECT set_config('lock_timeout', '10s', true)")
+        cursor.execute(
+            f"SELECT EXISTS (SELECT 1 FROM {table} WHERE {key} >= %s AND {key} < %s)", [lo, hi]
+        )
+        if cursor.fetchone()[0]:
+            return False
         cursor.execute(
             f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF {table} FOR VALUES FROM (%s) TO (%s)",
             [lo.isoformat(), hi.isoformat()],
         )
         relation_grants_sync(schema="public", name=name, using=using)
+    return True
 
 
 def ensure_months(table: str, key: str, *, months: int = MONTHS) -> list[tuple[datetime, datetime]]:
@@ -90,14 +99,9 @@ def ensure_months(table: str, key: str, *, months: int = MONTHS) -> list[tuple[d
         hi = lo + relativedelta(months=1)
         if any(a < hi and lo < b for a, b in existing):
             continue
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT EXISTS (SELECT 1 FROM {table} WHERE {key} >= %s AND {key} < %s)", [lo, hi]
-            )
-            if cursor.fetchone()[0]:  # rows in the default partition: leave that month alone
-                continue
-            name = f"{table}_{lo.strftime('%Y_%b').lower()}"
-        _create_partition(table, name, lo, hi)
+        name = f"{table}_{lo.strftime('%Y_%b').lower()}"
+        if not _create_partition(table, key, name, lo, hi):
+            continue  # rows in the default partition: leave that month alone
         existing.append((lo, hi))
     return sorted(existing)
 

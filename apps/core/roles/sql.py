@@ -73,6 +73,8 @@ def role_attributes(r: config.Roles, *, owner_createdb: bool) -> list[str]:
         f"ALTER ROLE {quote(r.monitor)} SET statement_timeout = '60s'",
         f"GRANT pg_monitor TO {quote(r.monitor)}",
         f"GRANT pg_signal_backend TO {quote(r.signal)}",
+        # Only so the signal function can see a target's backend type (hidden from others).
+        f"GRANT pg_read_all_stats TO {quote(r.signal)}",
     ]
 
 
