@@ -282,3 +282,14 @@ def test_sensitive_patterns_cover_the_brief():
         assert config.is_sensitive(table), table
     assert not config.readonly_may_read("dbhealth_dataqualitycheck", "r")
     assert config.readonly_may_read("tasks_task", "r")
+
+
+def test_the_docker_init_script_is_the_generated_bootstrap():
+    from pathlib import Path
+
+    from apps.core.management.commands.db_roles import bootstrap_script
+
+    path = Path(__file__).resolve().parents[2] / "docker" / "initdb" / "flowbase-roles.psql"
+    assert path.read_text() == bootstrap_script(), (
+        "regenerate: python manage.py db_roles --bootstrap-sql > docker/initdb/flowbase-roles.psql"
+    )

@@ -3,6 +3,7 @@ right after the partition job created or detached it."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Iterable
 from urllib.parse import unquote, urlsplit
@@ -133,6 +134,9 @@ def bootstrap_apply(
     r = config.roles()
     done: list[str] = []
     with admin_connect(admin_url) as conn:
+        # ALTER ROLE … PASSWORD must not land in pg_stat_statements (the monitor reads it).
+        with contextlib.suppress(psycopg.Error):
+            conn.execute("SET pg_stat_statements.track_utility = off")
         legacy = legacy_role if legacy_role and _role_exists(conn, legacy_role) else None
         if legacy:
             _drop_legacy_test_databases(conn, legacy, dry_run=dry_run, done=done, echo=echo)
