@@ -12,8 +12,9 @@ PORT ?= 8000
 ARGS ?=
 # Every recipe that talks to the services loads the same environment `make env` prints.
 WITH_ENV = eval "$$(bash .make/local.sh env)" &&
+comma := ,
 
-.PHONY: help run test up services migrate bootstrap serve worker beat stop env lint fmt lock bench clean-local
+.PHONY: help run test up services roles migrate bootstrap serve worker beat stop env lint fmt lock bench clean-local
 
 help:
 	@echo "make run     set up everything, load demo data, serve the admin (+ worker and beat)"
@@ -34,9 +35,20 @@ $(VENV)/.installed: requirements/dev.txt
 services:
 	@bash .make/local.sh up
 
-migrate: $(VENV)/.installed services
-	@$(WITH_ENV) $(PY) manage.py migrate --no-input -v 0
-	@$(WITH_ENV) $(PY) manage.py pgpartition --yes --skip-delete >/dev/null
+# The local cluster's roles (docs/security.md): created, granted and handed the database by the
+# cluster's superuser; skipped when DATABASE_URL points elsewhere (run db_roles there yourself).
+roles: $(VENV)/.installed services
+	@$(WITH_ENV) if [ -n "$${FLOWBASE_ADMIN_DATABASE_URL:-}" ]; then \
+	  $(PY) manage.py db_roles --apply --admin-url "$$FLOWBASE_ADMIN_DATABASE_URL" \
+	    --owner-createdb --template1 --reassign-from flowbase -v 0; \
+	fi
+
+# migrate and partition DDL run as the owner; the app (DATABASE_URL) never does.
+migrate: roles
+	@$(WITH_ENV) $(PY) manage.py migrate --database owner --no-input -v 0
+	@$(WITH_ENV) $(PY) manage.py partitions create --apply --database owner >/dev/null
+	@$(WITH_ENV) $(PY) manage.py db_roles --apply -v 0
+	@$(WITH_ENV) $(PY) manage.py db_roles --check
 
 bootstrap: migrate
 	@$(WITH_ENV) $(PY) manage.py ensure_admin
@@ -53,7 +65,7 @@ run: up worker beat
 	@echo "(Ctrl-C stops the web server; 'make stop' stops the worker, beat, database and Redis.)"
 	@$(WITH_ENV) exec $(PY) manage.py runserver $(HOST):$(PORT)
 
-test: $(VENV)/.installed services lint
+test: roles lint
 	@bash .make/local.sh browser
 	@$(WITH_ENV) DJANGO_SETTINGS_MODULE=dataplatform.settings.test $(PY) -m pytest $(ARGS)
 
@@ -75,8 +87,10 @@ define celery_start
 	fi
 endef
 
+# One local worker for both queues (celery, maintenance); in production the maintenance queue
+# has its own worker, the only one given the owner's credentials.
 worker: migrate
-	$(call celery_start,worker,worker --pool=prefork --concurrency=2 -l info)
+	$(call celery_start,worker,worker --pool=prefork --concurrency=2 -Q celery$(comma)maintenance -l info)
 
 beat: migrate
 	$(call celery_start,beat,beat -l info -S django)
@@ -112,5 +126,6 @@ lock: $(VENV)/.installed
 	    --output-file requirements/$$name.txt pyproject.toml; \
 	done
 
+# The benchmarks build scratch tables: they run as the owner.
 bench: migrate
-	@$(WITH_ENV) $(PY) bench/run.py $(ARGS)
+	@$(WITH_ENV) DATABASE_URL="$$MIGRATE_DATABASE_URL" $(PY) bench/run.py $(ARGS)

@@ -19,8 +19,15 @@ PGDATA="$LOCAL/pgdata"
 PGRUN="$LOCAL/run"
 LOGDIR="$LOCAL/log"
 DB_NAME="flowbase"
-DB_USER="flowbase"
-LOCAL_DATABASE_URL="postgres://$DB_USER@127.0.0.1:$PG_PORT/$DB_NAME"
+# One login per role (docs/security.md); names as in dataplatform/settings/base.py.
+APP_ROLE="${DB_APP_ROLE:-flowbase_app}"
+OWNER_ROLE="${DB_OWNER_ROLE:-flowbase_owner}"
+READONLY_ROLE="${DB_READONLY_ROLE:-flowbase_readonly}"
+MONITOR_ROLE="${DB_MONITOR_ROLE:-flowbase_monitor}"
+local_url() { echo "postgres://$1@127.0.0.1:$PG_PORT/$DB_NAME"; }
+LOCAL_DATABASE_URL="$(local_url "$APP_ROLE")"
+# The cluster's superuser: only the bootstrap (`db_roles --apply --admin-url`) uses it.
+LOCAL_ADMIN_URL="$(local_url postgres)"
 LOCAL_REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
 
 say() { printf '[local] %s\n' "$*" >&2; }
@@ -121,11 +128,11 @@ EOF
       || { tail -n 20 "$LOGDIR/postgresql.log" >&2; die "PostgreSQL did not start"; }
   fi
   local psql=("$bindir/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -v ON_ERROR_STOP=1 -qtA)
-  if [ "$("${psql[@]}" -c "SELECT 1 FROM pg_roles WHERE rolname='$DB_USER'")" != "1" ]; then
-    "${psql[@]}" -c "CREATE ROLE $DB_USER LOGIN SUPERUSER"
-  fi
+  # The roles, their grants and the database's owner come from `manage.py db_roles --apply
+  # --admin-url` (the Makefile's `roles` step); an older checkout's superuser `flowbase` is
+  # handed over there (--reassign-from flowbase).
   if [ "$("${psql[@]}" -c "SELECT 1 FROM pg_database WHERE datname='$DB_NAME'")" != "1" ]; then
-    "${psql[@]}" -c "CREATE DATABASE $DB_NAME OWNER $DB_USER"
+    "${psql[@]}" -c "CREATE DATABASE $DB_NAME"
   fi
 }
 
@@ -170,6 +177,16 @@ cmd_down() {
 
 cmd_env() {
   echo "export DATABASE_URL='${DATABASE_URL:-$LOCAL_DATABASE_URL}'"
+  if [ -z "${DATABASE_URL:-}" ]; then
+    echo "export MIGRATE_DATABASE_URL='${MIGRATE_DATABASE_URL:-$(local_url "$OWNER_ROLE")}'"
+    echo "export READONLY_DATABASE_URL='${READONLY_DATABASE_URL:-$(local_url "$READONLY_ROLE")}'"
+    echo "export MONITOR_DATABASE_URL='${MONITOR_DATABASE_URL:-$(local_url "$MONITOR_ROLE")}'"
+    echo "export FLOWBASE_ADMIN_DATABASE_URL='$LOCAL_ADMIN_URL'"
+  else
+    for name in MIGRATE_DATABASE_URL MAINTENANCE_DATABASE_URL READONLY_DATABASE_URL MONITOR_DATABASE_URL; do
+      if [ -n "${!name:-}" ]; then echo "export $name='${!name}'"; fi
+    done
+  fi
   echo "export REDIS_URL='${REDIS_URL:-$LOCAL_REDIS_URL}'"
   echo "export DJANGO_SETTINGS_MODULE='${DJANGO_SETTINGS_MODULE:-dataplatform.settings.dev}'"
   echo "export PATH='$ROOT/.venv/bin':\"\$PATH\""

@@ -4,6 +4,11 @@ Rules: each statement runs inside its own short transaction with `SET LOCAL stat
 (and `lock_timeout`), carries a LIMIT, and returns plain dicts. Identifiers that come from data
 (table and column names of data-quality checks) are only ever composed with `psycopg.sql`
 after being checked against the live catalog (`table_columns`). Nothing here runs DDL.
+
+Connections: catalog and statistics reads go through the monitor login (pg_monitor: it sees
+other sessions' queries, but can read no table); data-quality checks through the read-only
+login, in a sandbox (`sandbox_fetch`); backend signals through the app, via the one audited
+SECURITY DEFINER function (see apps/core/roles/sql.py).
 """
 
 from __future__ import annotations
@@ -12,8 +17,12 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from django.db import connections, transaction
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from psycopg import sql
+
+from apps.core.roles import config as roles_config
+
+from . import conf, sqlcheck
 
 USER_SCHEMAS = (
     "n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%%'"
@@ -33,8 +42,8 @@ class CatalogError(Exception):
     pass
 
 
-def _as_string(query: sql.Composable, using: str) -> str:
-    conn = connections[using]
+def _as_string(query: sql.Composable, using: str | None = None) -> str:
+    conn = connections[using or roles_config.monitor_alias()]
     conn.ensure_connection()
     return query.as_string(conn.connection)
 
@@ -45,9 +54,10 @@ def fetch(
     *,
     timeout_ms: int = DEFAULT_TIMEOUT_MS,
     read_only: bool = False,
-    using: str = "default",
+    using: str | None = None,
 ) -> list[dict[str, Any]]:
     """Run one statement in its own (sub)transaction with a statement timeout; rows as dicts."""
+    using = using or roles_config.monitor_alias()
     if isinstance(query, sql.Composable):
         query = _as_string(query, using)
     result: list[dict[str, Any]] = []
@@ -75,6 +85,69 @@ def fetch(
 
 class _RollBack(Exception):
     pass
+
+
+# Objects a check names without a schema resolve here only (never in pg_temp first).
+SANDBOX_SEARCH_PATH = "pg_catalog, public, pg_temp"
+
+
+def sandbox_fetch(
+    query: str | sql.Composable, params: Sequence[Any] | None = None, *, timeout_ms: int
+) -> list[dict[str, Any]]:
+    """A data-quality statement: as the read-only role, in a READ ONLY transaction with
+    statement_timeout, lock_timeout and a fixed search_path, always rolled back. Refuses to run
+    on any other login, so a misconfigured READONLY_DATABASE_URL never means more rights."""
+    using = roles_config.readonly_alias()
+    if isinstance(query, sql.Composable):
+        query = _as_string(query, using)
+    role = roles_config.roles().readonly
+    result: list[dict[str, Any]] = []
+    try:
+        with transaction.atomic(using=using), connections[using].cursor() as cursor:
+            cursor.execute("SET TRANSACTION READ ONLY")
+            cursor.execute(
+                "SELECT set_config('statement_timeout', %s, true),"
+                " set_config('lock_timeout', %s, true), set_config('search_path', %s, true),"
+                " current_user, (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)",
+                [
+                    str(int(timeout_ms)),
+                    str(int(conf.get("DQ_LOCK_TIMEOUT_MS"))),
+                    SANDBOX_SEARCH_PATH,
+                ],
+            )
+            *_, current, superuser = cursor.fetchone()
+            if current != role or superuser:
+                raise CatalogError(
+                    f"data-quality checks run only as the read-only role {role}, "
+                    f"but READONLY_DATABASE_URL logs in as {current}: refused"
+                )
+            cursor.execute(query, params)
+            if cursor.description is not None:
+                names = [c.name for c in cursor.description]
+                result = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+            raise _RollBack
+    except _RollBack:
+        pass
+    finally:
+        _release_session_state(using)
+    return result
+
+
+def _release_session_state(using: str) -> None:
+    """Session-level advisory locks survive a rollback: never leave one behind a check."""
+    conn = connections[using]
+    if conn.connection is None or conn.needs_rollback:
+        return
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock_all()")
+    except Exception:  # the connection is broken: Django discards it
+        conn.close_if_unusable_or_obsolete()
+
+
+def _sandbox_one(query, params=None, **kwargs) -> dict[str, Any] | None:
+    rows = sandbox_fetch(query, params, **kwargs)
+    return rows[0] if rows else None
 
 
 def fetch_one(query, params=None, **kwargs) -> dict[str, Any] | None:
@@ -358,12 +431,17 @@ def bound_cast_timestamptz(values: list[str]) -> list[Any]:
 
 
 def default_partition_rows(schema: str, name: str, cap: int = 100_000) -> int:
-    """Exact row count of one default partition, capped (one page never counts more)."""
-    query = sql.SQL("SELECT count(*)::bigint AS n FROM (SELECT 1 FROM {} LIMIT {}) q").format(
-        sql.Identifier(schema, name), sql.Literal(cap)
+    """Exact row count of one default partition, capped (one page never counts more).
+
+    Through `flowbase_default_partition_rows()` (SECURITY DEFINER, the owner's, executable by the
+    monitor only): the monitor role counts the rows of a default partition without being able to
+    read them (the audit log's included)."""
+    row = fetch_one(
+        "SELECT public.flowbase_default_partition_rows(%s::regclass, %s) AS n LIMIT 1",
+        [_as_string(sql.Identifier(schema, name)), cap],
+        timeout_ms=3_000,
     )
-    row = fetch_one(query, timeout_ms=3_000)
-    return int(row["n"]) if row else 0
+    return int(row["n"] or 0) if row else 0
 
 
 # --- slow queries ----------------------------------------------------------------------------
@@ -451,16 +529,15 @@ def backend(pid: int) -> dict[str, Any] | None:
 
 
 def backend_signal(pid: int, action: str) -> bool:
-    """pg_cancel_backend / pg_terminate_backend on one client backend of this database."""
-    function = {"cancel": "pg_cancel_backend", "terminate": "pg_terminate_backend"}[action]
+    """pg_cancel_backend / pg_terminate_backend of one client backend of this database, as the
+    app through `flowbase_signal_backend()`: the app role has no pg_signal_backend itself, and the
+    function refuses superusers', the owner's and other databases' backends."""
+    if action not in ("cancel", "terminate"):
+        raise ValueError(action)
     row = fetch_one(
-        f"""
-        SELECT {function}(pid) AS ok FROM pg_stat_activity
-        WHERE pid = %s AND datname = current_database() AND pid <> pg_backend_pid()
-          AND backend_type = 'client backend'
-        LIMIT 1
-        """,
-        [pid],
+        "SELECT public.flowbase_signal_backend(%s, %s) AS ok LIMIT 1",
+        [pid, action],
+        using=DEFAULT_DB_ALIAS,
     )
     return bool(row and row["ok"])
 
@@ -502,10 +579,33 @@ def _split_table(table: str) -> tuple[str, str]:
     return (schema or "public"), name
 
 
+def table_access(table: str) -> str:
+    """Why the read-only role may not read `table` ('' if it may, or if the table is missing):
+    a check never runs with more rights than that role's."""
+    schema, name = _split_table(table)
+    if roles_config.is_sensitive(name):
+        return f"{table} is a sensitive table: data-quality checks may not read it"
+    row = _sandbox_one(
+        """
+        SELECT has_table_privilege(current_user, c.oid, 'SELECT') AS readable, current_user AS role
+        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = %s AND c.relname = %s LIMIT 1
+        """,
+        [schema, name],
+        timeout_ms=DEFAULT_TIMEOUT_MS,
+    )
+    if row is None or row["readable"]:
+        return ""
+    return (
+        f"permission denied: the read-only role {row['role']} may not read {table} "
+        "(checks run with that role's rights only)"
+    )
+
+
 def table_columns(table: str) -> dict[str, str] | None:
     """Columns (name → formatted type) of an existing table/view, or None if it does not exist."""
     schema, name = _split_table(table)
-    rows = fetch(
+    rows = sandbox_fetch(
         """
         SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type, c.relkind AS kind
         FROM pg_class c
@@ -515,6 +615,7 @@ def table_columns(table: str) -> dict[str, str] | None:
         ORDER BY a.attnum LIMIT 2000
         """,
         [schema, name],
+        timeout_ms=DEFAULT_TIMEOUT_MS,
     )
     if not rows:
         return None
@@ -523,7 +624,7 @@ def table_columns(table: str) -> dict[str, str] | None:
 
 def primary_key_columns(table: str) -> list[str]:
     schema, name = _split_table(table)
-    rows = fetch(
+    rows = sandbox_fetch(
         """
         SELECT a.attname AS name
         FROM pg_index i
@@ -535,6 +636,7 @@ def primary_key_columns(table: str) -> list[str]:
         ORDER BY k.ord LIMIT 32
         """,
         [schema, name],
+        timeout_ms=DEFAULT_TIMEOUT_MS,
     )
     return [r["name"] for r in rows]
 
@@ -598,14 +700,14 @@ def _failing_with_total(
     cols = sql.SQL(", ").join(
         sql.SQL("t.{}").format(sql.Identifier(c)) for c in dict.fromkeys(columns)
     )
-    counts = fetch_one(
+    counts = _sandbox_one(
         sql.SQL(
             "SELECT count(*)::bigint AS total, (count(*) FILTER (WHERE {cond}))::bigint AS failed "
             "FROM {t} t LIMIT 1"
         ).format(cond=cond, t=_ident(table)),
         timeout_ms=timeout_ms,
     )
-    rows = fetch(
+    rows = sandbox_fetch(
         sql.SQL("SELECT {cols} FROM {t} t WHERE {cond} LIMIT {n}").format(
             cols=cols, t=_ident(table), cond=cond, n=sql.Literal(sample)
         ),
@@ -632,13 +734,13 @@ def dq_duplicate(
     groups = sql.SQL(
         "SELECT {named}, count(*)::bigint AS count FROM {t} WHERE {nn} GROUP BY {keys} HAVING count(*) > 1"
     ).format(named=named, t=_ident(table), nn=not_null, keys=keys)
-    counts = fetch_one(
+    counts = _sandbox_one(
         sql.SQL(
             "SELECT (SELECT count(*) FROM {t})::bigint AS total, coalesce(sum(g.count), 0)::bigint AS failed FROM ({g}) g LIMIT 1"
         ).format(t=_ident(table), g=groups),
         timeout_ms=timeout_ms,
     )
-    rows = fetch(
+    rows = sandbox_fetch(
         sql.SQL("SELECT * FROM ({g}) g ORDER BY g.count DESC LIMIT {n}").format(
             g=groups, n=sql.Literal(sample)
         ),
@@ -649,7 +751,7 @@ def dq_duplicate(
 
 def dq_freshness(table: str, column: str, *, timeout_ms: int) -> dict[str, Any]:
     return (
-        fetch_one(
+        _sandbox_one(
             sql.SQL(
                 "SELECT max({c}) AS latest, "
                 "extract(epoch FROM now() - max({c}))::float8 AS age_seconds FROM {t} LIMIT 1"
@@ -661,7 +763,7 @@ def dq_freshness(table: str, column: str, *, timeout_ms: int) -> dict[str, Any]:
 
 
 def dq_row_count(table: str, *, timeout_ms: int) -> int:
-    row = fetch_one(
+    row = _sandbox_one(
         sql.SQL("SELECT count(*)::bigint AS n FROM {t} LIMIT 1").format(t=_ident(table)),
         timeout_ms=timeout_ms,
     )
@@ -669,20 +771,16 @@ def dq_row_count(table: str, *, timeout_ms: int) -> int:
 
 
 def dq_custom_sql(query: str, *, sample: int, timeout_ms: int):
-    """A user's SELECT, wrapped as a subquery, in a READ ONLY transaction with a timeout."""
-    body = query.strip().rstrip(";").strip()
-    if ";" in body:
-        raise CatalogError("custom SQL must be a single statement")
-    if not re.match(r"(?is)^\s*(select|with|values)\b", body):
-        raise CatalogError("custom SQL must be a SELECT returning the failing rows")
-    counts = fetch_one(
-        f"SELECT count(*)::bigint AS failed FROM ({body}\n) q LIMIT 1",
-        timeout_ms=timeout_ms,
-        read_only=True,
+    """A user's SELECT (parsed: one plain SELECT/WITH/VALUES), wrapped as a subquery, in the
+    sandbox: the read-only role, a READ ONLY transaction, timeouts, a fixed search_path."""
+    try:
+        body = sqlcheck.validate_select(query)
+    except sqlcheck.UnsafeSQL as exc:
+        raise CatalogError(str(exc)) from None
+    counts = _sandbox_one(
+        f"SELECT count(*)::bigint AS failed FROM (\n{body}\n) q LIMIT 1", timeout_ms=timeout_ms
     )
-    rows = fetch(
-        f"SELECT * FROM ({body}\n) q LIMIT {int(sample)}", timeout_ms=timeout_ms, read_only=True
-    )
+    rows = sandbox_fetch(f"SELECT * FROM (\n{body}\n) q LIMIT {int(sample)}", timeout_ms=timeout_ms)
     return int(counts["failed"]), rows
 
 
@@ -690,4 +788,5 @@ def dq_custom_sql(query: str, *, sample: int, timeout_ms: int):
 
 
 def ping() -> bool:
-    return bool(fetch_one("SELECT 1 AS ok LIMIT 1", timeout_ms=2_000))
+    """The app's own connection (what /readyz is about)."""
+    return bool(fetch_one("SELECT 1 AS ok LIMIT 1", timeout_ms=2_000, using=DEFAULT_DB_ALIAS))

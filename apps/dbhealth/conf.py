@@ -27,6 +27,27 @@ DEFAULTS: dict[str, Any] = {
     "DQ_STATEMENT_TIMEOUT_MS": 10_000,
     "DQ_SAMPLE_ROWS": 20,
     "DQ_RESULTS_KEEP_DAYS": 90,
+    "DQ_LOCK_TIMEOUT_MS": 1_000,
+    # Column (and JSON key) names whose values never reach a stored sample: a name matches when
+    # one of its words is listed, or when it contains a listed word of 5+ letters.
+    "DQ_SENSITIVE_COLUMNS": [
+        "password",
+        "passwd",
+        "pwd",
+        "token",
+        "secret",
+        "key",
+        "hash",
+        "session",
+        "salt",
+        "credential",
+        "credentials",
+        "cookie",
+        "otp",
+        "apikey",
+        "signature",
+        "ssn",
+    ],
     # Snapshots
     "SNAPSHOT_KEEP_DAYS": 35,
     "SPARKLINE_POINTS": 48,

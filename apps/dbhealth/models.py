@@ -1,6 +1,8 @@
 from django.conf import settings
 from django.db import models
 
+from apps.core import triggers
+
 
 class DatabaseHealth(models.Model):
     """No table: carries the Database section's permissions and its admin entry."""
@@ -16,6 +18,7 @@ class DatabaseHealth(models.Model):
             ("refresh_matview", "Can enqueue a materialized view refresh"),
             ("manage_finding", "Can resolve and snooze database findings"),
             ("run_quality_checks", "Can run data-quality checks on demand"),
+            ("view_failing_rows", "Can see the failing-row samples of data-quality checks"),
         ]
 
     def __str__(self) -> str:
@@ -95,6 +98,11 @@ class DataQualityCheck(models.Model):
 
     class Meta:
         ordering = ["name"]
+        permissions = [
+            ("author_custom_sql", "Can write or change the SQL of custom-SQL checks"),
+        ]
+        # Every change of a definition (who, old, new) lands in the audit log.
+        triggers = triggers.audit_triggers("dbhealth_dataqualitycheck")
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(kind__in=CheckKind.values), name="dbh_check_kind_valid"

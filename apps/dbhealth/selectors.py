@@ -19,7 +19,7 @@ from django.db import DatabaseError, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from . import catalog, conf
+from . import catalog, conf, querytext
 from .models import (
     SEVERITY_RANK,
     DataQualityCheck,
@@ -638,6 +638,8 @@ def query_report(order: str = "total", limit: int = 50) -> dict[str, Any]:
     if status["available"]:
         try:
             rows = catalog.slow_queries(order, limit)
+            for r in rows:  # utility statements are kept verbatim (ALTER ROLE … PASSWORD …)
+                r["query"] = querytext.mask_literals(r.get("query"))
         except Exception as exc:  # e.g. not preloaded in this server
             error = str(exc).splitlines()[0]
             status["available"] = False
@@ -657,6 +659,8 @@ def query_report(order: str = "total", limit: int = 50) -> dict[str, Any]:
 
 def activity_report() -> dict[str, Any]:
     rows = catalog.activity()
+    for r in rows:
+        r["query"] = querytext.mask_literals(r.get("query"))
     long_s = conf.get("LONG_TRANSACTION_SECONDS")
     idle_s = conf.get("IDLE_IN_TRANSACTION_SECONDS")
     by_pid = {r["pid"]: r for r in rows}
@@ -902,7 +906,8 @@ def quality_report(history: int = 30) -> dict[str, Any]:
                         "total": last.total,
                         "threshold": check.threshold,
                         "ran_at": last.ran_at,
-                        "sample": last.failing_rows[:5],
+                        # The rows themselves only on the check's page (view_failing_rows).
+                        "sample_rows": len(last.failing_rows),
                     },
                 )
             )

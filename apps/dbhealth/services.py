@@ -12,7 +12,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
 
-from . import catalog, conf, selectors
+from . import catalog, conf, querytext, redaction, selectors, sqlcheck
 from .models import (
     CheckKind,
     DataQualityCheck,
@@ -229,6 +229,9 @@ class CheckError(Exception):
 def _require_table(table: str) -> dict[str, str]:
     if not table:
         raise CheckError("no target table")
+    refused = catalog.table_access(table)
+    if refused:
+        raise CheckError(refused)
     columns = catalog.table_columns(table)
     if columns is None:
         raise CheckError("table missing")
@@ -284,6 +287,9 @@ def _evaluate(check: DataQualityCheck) -> tuple[int, int | None, list[dict]]:
         _require_column(columns, check.target_column)
         ref_table = p.get("ref_table") or ""
         ref_column = p.get("ref_column") or "id"
+        refused = catalog.table_access(ref_table) if ref_table else ""
+        if refused:
+            raise CheckError(refused)
         ref_columns = catalog.table_columns(ref_table) if ref_table else None
         if ref_columns is None:
             raise CheckError(f"referenced table missing: {ref_table or '(none)'}")
@@ -354,14 +360,35 @@ def dataquality_check_problems(
     if kind != CheckKind.CUSTOM_SQL and not target_table:
         problems.append("this kind needs a target table")
     if kind == CheckKind.CUSTOM_SQL and params.get("sql"):
-        body = str(params["sql"]).strip().rstrip(";")
-        if ";" in body:
-            problems.append("custom SQL must be a single statement")
-    if target_table and target_column and kind != CheckKind.CUSTOM_SQL:
+        try:
+            sqlcheck.validate_select(str(params["sql"]))
+        except sqlcheck.UnsafeSQL as exc:
+            problems.append(str(exc))
+    tables = [target_table] if target_table and kind != CheckKind.CUSTOM_SQL else []
+    if kind == CheckKind.REFERENTIAL and params.get("ref_table"):
+        tables.append(str(params["ref_table"]))
+    refused = [msg for msg in (catalog.table_access(t) for t in tables) if msg]
+    problems += refused
+    if target_table and target_column and kind != CheckKind.CUSTOM_SQL and not refused:
         columns = catalog.table_columns(target_table)
         if columns is not None and target_column not in columns:
             problems.append(f"{target_table} has no column {target_column}")
     return problems
+
+
+def custom_sql_change(*, old: DataQualityCheck | None, kind: str, params: dict) -> bool:
+    """Whether saving this definition writes or changes custom SQL (needs
+    `dbhealth.author_custom_sql`, distinct from adding or changing a check)."""
+    new_sql = str((params or {}).get("sql") or "") if kind == CheckKind.CUSTOM_SQL else ""
+    if old is None:
+        return kind == CheckKind.CUSTOM_SQL
+    was_custom = old.kind == CheckKind.CUSTOM_SQL
+    old_sql = str((old.params or {}).get("sql") or "") if was_custom else ""
+    return (
+        (kind == CheckKind.CUSTOM_SQL) != was_custom
+        or new_sql != old_sql
+        or (was_custom and (params or {}) != (old.params or {}))
+    )
 
 
 def dataquality_check_run(*, check: DataQualityCheck) -> DataQualityResult:
@@ -384,7 +411,8 @@ def dataquality_check_run(*, check: DataQualityCheck) -> DataQualityResult:
         total=total,
         passed=not error and failed <= check.threshold,
         duration_ms=duration,
-        failing_rows=_jsonable(rows[: conf.get("DQ_SAMPLE_ROWS")]),
+        # Redacted before it is stored: a sample never holds a secret, whoever may see it.
+        failing_rows=redaction.redact_rows(_jsonable(rows[: conf.get("DQ_SAMPLE_ROWS")])),
         error=error,
     )
 
@@ -438,7 +466,7 @@ def backend_signal(*, pid: int, action: str, actor_id: int | None, request_id: s
             "username": (before or {}).get("username"),
             "application_name": (before or {}).get("application_name"),
             "state": (before or {}).get("state"),
-            "query": ((before or {}).get("query") or "")[:500],
+            "query": (querytext.mask_literals((before or {}).get("query")) or "")[:500],
         },
         actor_id=actor_id,
         request_id=request_id,

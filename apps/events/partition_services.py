@@ -4,6 +4,10 @@ Both are dry runs unless `apply=True`, both are generic over every configured mo
 (`partitions.policy_list()`), and both take the parent's lock under `SET LOCAL lock_timeout`, one
 partition per transaction, so a long reader on a busy parent makes us give up (and report it)
 instead of queueing every later query behind our AccessExclusive lock request.
+
+DDL runs on the owner connection (`using` defaults to it): a partition is then owned by the owner,
+gets its default privileges and, in the same transaction, exactly the grants of its parent
+(the app may only append to the audit log's partitions), so the app can use it at once.
 """
 
 from __future__ import annotations
@@ -15,6 +19,9 @@ from datetime import UTC, datetime
 import pgtrigger
 from django.db import DatabaseError, connections, transaction
 from psqlextra.partitioning.constants import AUTO_PARTITIONED_COMMENT
+
+from apps.core.roles import config as roles_config
+from apps.core.roles.services import relation_grants_sync
 
 from . import partition_sql
 from .partitions import (
@@ -69,7 +76,7 @@ def partitions_create(
     apply: bool = False,
     move_default_rows: bool = False,
     models: Iterable | None = None,
-    using: str = "default",
+    using: str | None = None,
 ) -> list[PartitionAction]:
     """Create the partitions each strategy wants that do not exist yet (idempotent).
 
@@ -80,6 +87,7 @@ def partitions_create(
     table, CREATE, INSERT back through the parent; the model's pgtriggers, such as the audit
     log's append-only guard, are ignored for that transaction only).
     """
+    using = using or roles_config.owner_alias()
     connection = connections[using]
     qn = connection.ops.quote_name
     actions: list[PartitionAction] = []
@@ -183,6 +191,9 @@ def _create_partition(config, partition, default, key, stray, *, connection, usi
                 moved = cursor.rowcount
         with connection.schema_editor() as editor:
             partition.create(config.model, editor, comment=AUTO_PARTITIONED_COMMENT)
+        relation_grants_sync(
+            schema=_schema_of(table, connection), name=f"{table}_{partition.name()}", using=using
+        )
         if moved:
             with connection.cursor() as cursor:
                 cursor.execute(partition_sql.restore_stashed_rows(qn, table, stash))
@@ -197,14 +208,16 @@ def partitions_detach(
     apply: bool = False,
     models: Iterable | None = None,
     now: datetime | None = None,
-    using: str = "default",
+    using: str | None = None,
 ) -> list[PartitionAction]:
     """Move partitions entirely older than their model's retention into the `archive` schema.
 
     `ALTER TABLE parent DETACH PARTITION p; ALTER TABLE p SET SCHEMA archive` per partition, in its
     own transaction under `SET LOCAL lock_timeout`. Nothing is dropped: archived tables keep
-    every row and can be dumped, re-attached or dropped by hand.
+    every row and can be dumped, re-attached or dropped by hand. Its grants become those of an
+    archived table (the app may read it; the read-only role only if it is domain data).
     """
+    using = using or roles_config.owner_alias()
     connection = connections[using]
     qn = connection.ops.quote_name
     now = now or utc_now()
@@ -239,12 +252,24 @@ def partitions_detach(
                             qn, table, part.schema, part.name, ARCHIVE_SCHEMA
                         ):
                             cursor.execute(statement)
+                        relation_grants_sync(schema=ARCHIVE_SCHEMA, name=part.name, using=using)
                     action.status = "done"
                 except DatabaseError as exc:
                     action.status = "failed"
                     action.reason = _reason(exc)
             actions.append(action)
     return actions
+
+
+def _schema_of(table: str, connection) -> str:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE c.oid = to_regclass(%s)",
+            [table],
+        )
+        row = cursor.fetchone()
+    return row[0] if row else "public"
 
 
 def _reason(exc: DatabaseError) -> str:

@@ -2,7 +2,7 @@
 
 import zlib
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connections
 
 from . import queries
 
@@ -12,8 +12,9 @@ def lock_key(name: str) -> int:
     return zlib.crc32(f"flowbase.ops:{name}".encode())
 
 
-def try_xact_lock(name: str) -> bool:
+def try_xact_lock(name: str, *, using: str = DEFAULT_DB_ALIAS) -> bool:
     """Take pg_try_advisory_xact_lock for `name`; released at commit/rollback."""
+    connection = connections[using]
     if not connection.in_atomic_block:
         raise RuntimeError("try_xact_lock() needs a transaction (use transaction.atomic())")
     with connection.cursor() as cursor:
@@ -21,6 +22,6 @@ def try_xact_lock(name: str) -> bool:
         return bool(cursor.fetchone()[0])
 
 
-def set_local_lock_timeout(value: str) -> None:
-    with connection.cursor() as cursor:
+def set_local_lock_timeout(value: str, *, using: str = DEFAULT_DB_ALIAS) -> None:
+    with connections[using].cursor() as cursor:
         cursor.execute(queries.SET_LOCAL_LOCK_TIMEOUT, [value])

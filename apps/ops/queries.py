@@ -34,7 +34,9 @@ ORDER BY s.n_mod_since_analyze DESC
 # partition is analyzed or when they have no statistics at all.
 PARTITIONED_PARENTS = """
 SELECT p.oid::regclass::text AS relation,
-       NOT EXISTS (SELECT 1 FROM pg_statistic st WHERE st.starelid = p.oid) AS never_analyzed,
+       -- pg_stats, not pg_statistic (superuser only): the rows of columns this role can read.
+       NOT EXISTS (SELECT 1 FROM pg_stats st
+                   WHERE st.schemaname = n.nspname AND st.tablename = p.relname) AS never_analyzed,
        ARRAY(SELECT t.relid::regclass::text FROM pg_partition_tree(p.oid) t
              WHERE t.relid <> p.oid) AS members
 FROM pg_class p

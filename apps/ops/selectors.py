@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import connection
+from django.db import connection, connections
 from django.utils import timezone
 
 from . import queries
@@ -21,9 +21,9 @@ def _fetchall_dicts(sql: str, params=None) -> list[dict]:
 
 
 # --- materialized views ------------------------------------------------------------------------
-def matview_is_populated(name: str) -> bool | None:
+def matview_is_populated(name: str, *, using: str = "default") -> bool | None:
     """True/False from pg_class.relispopulated; None if the view does not exist."""
-    with connection.cursor() as cursor:
+    with connections[using].cursor() as cursor:
         cursor.execute(queries.MATVIEW_POPULATED, [name])
         row = cursor.fetchone()
     return None if row is None else bool(row[0])

@@ -3,6 +3,10 @@
 Every job here is safe to run twice and safe to run concurrently: refreshes take a per-view
 advisory lock, archive batches pick rows with FOR UPDATE SKIP LOCKED, long multi-transaction
 runs hold a lease row, and all DDL/maintenance statements run under `SET LOCAL lock_timeout`.
+
+What needs the owner's rights (REFRESH, ANALYZE, archive moves and the archive schema's DDL,
+partitions) runs on the owner connection (`apps.core.roles.config.owner_alias()`), which only
+the maintenance worker has; the run logs are written by the app as usual.
 """
 
 from __future__ import annotations
@@ -20,11 +24,18 @@ from typing import Any
 import pgtrigger
 from django.apps import apps as django_apps
 from django.conf import settings
-from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
+from django.db import (
+    DatabaseError,
+    InterfaceError,
+    OperationalError,
+    connections,
+    transaction,
+)
 from django.db.models import F
 from django.utils import timezone
 
 from apps.core.db import retry_on_serialization_failure
+from apps.core.roles.config import owner_alias
 
 from . import queries, selectors
 from .locks import set_local_lock_timeout, try_xact_lock
@@ -70,25 +81,27 @@ def matview_refresh(*, name: str, concurrently: bool | None = None) -> MatviewRe
     outcome, rows, error, used_concurrently = Outcome.SUCCESS, None, "", False
     raised: BaseException | None = None
     try:
-        with transaction.atomic():
-            if not try_xact_lock(f"matview:{spec.name}"):
+        db = owner_alias()  # REFRESH needs ownership of the view
+        owner = connections[db]
+        with transaction.atomic(using=db):
+            if not try_xact_lock(f"matview:{spec.name}", using=db):
                 outcome = Outcome.SKIPPED
                 error = "another refresh of this view is running"
             else:
-                set_local_lock_timeout(_lock_timeout())
-                populated = selectors.matview_is_populated(spec.name)
+                set_local_lock_timeout(_lock_timeout(), using=db)
+                populated = selectors.matview_is_populated(spec.name, using=db)
                 if populated is None:
                     raise DatabaseError(f"materialized view {spec.name} does not exist")
                 used_concurrently = bool(populated) and concurrently is not False
-                with connection.cursor() as cursor:
+                with owner.cursor() as cursor:
                     cursor.execute(
                         queries.REFRESH_MATVIEW.format(
                             concurrently="CONCURRENTLY " if used_concurrently else "",
-                            name=connection.ops.quote_name(spec.name),
+                            name=owner.ops.quote_name(spec.name),
                         )
                     )
                     cursor.execute(
-                        queries.MATVIEW_ROWS.format(name=connection.ops.quote_name(spec.name))
+                        queries.MATVIEW_ROWS.format(name=owner.ops.quote_name(spec.name))
                     )
                     rows = cursor.fetchone()[0]
     except Exception as exc:  # includes Celery's SoftTimeLimitExceeded
@@ -120,10 +133,10 @@ def matview_refresh(*, name: str, concurrently: bool | None = None) -> MatviewRe
 
 
 # --- leases for long, multi-transaction runs ----------------------------------------------------
-def _lease_is_held(model, *, lease: timedelta, **filters) -> bool:
+def _lease_is_held(model, *, lease: timedelta, using: str = "default", **filters) -> bool:
     """Under the caller's xact lock: mark stale running rows interrupted; report a live one."""
     now = timezone.now()
-    running = model.objects.filter(outcome=Outcome.RUNNING, **filters)
+    running = model.objects.using(using).filter(outcome=Outcome.RUNNING, **filters)
     stale_field = "heartbeat_at" if model is ArchiveRun else "started_at"
     running.filter(**{f"{stale_field}__lt": now - lease}).update(
         outcome=Outcome.INTERRUPTED, finished_at=now
@@ -176,14 +189,15 @@ def archive_after_days() -> int:
     return int(getattr(settings, "ARCHIVE_AFTER_DAYS", 365))
 
 
-def archive_schema_sync() -> list[str]:
+def archive_schema_sync(*, using: str | None = None) -> list[str]:
     """Add to archive.* any column the live table gained since (nullable, no default)."""
+    using = using or owner_alias()
     added = []
     for table in ARCHIVED_TABLES:
         archived = {name for name, _ in selectors.table_columns(f"archive.{table}")}
         for name, sql_type in selectors.table_columns(table):
             if name not in archived:
-                with connection.cursor() as cursor:
+                with connections[using].cursor() as cursor:
                     cursor.execute(
                         queries.ADD_ARCHIVE_COLUMN.format(
                             table=f"archive.{table}", column=name, type=sql_type
@@ -204,11 +218,13 @@ class BatchCounts:
     dependencies: tuple[int, int]
 
 
-def _archive_batch(*, run: ArchiveRun, workflow_filter: str, batch_size: int) -> BatchCounts | None:
+def _archive_batch(
+    *, run: ArchiveRun, workflow_filter: str, batch_size: int, using: str
+) -> BatchCounts | None:
     """Move one batch of workflows (+ tasks + dependencies) in one transaction; None if done."""
-    with transaction.atomic():
-        set_local_lock_timeout(_lock_timeout())
-        with connection.cursor() as cursor:
+    with transaction.atomic(using=using):
+        set_local_lock_timeout(_lock_timeout(), using=using)
+        with connections[using].cursor() as cursor:
             cursor.execute(
                 queries.ARCHIVE_PICK_BATCH.format(filter=workflow_filter),
                 {"cutoff": run.cutoff, "limit": batch_size},
@@ -251,7 +267,7 @@ def _archive_batch(*, run: ArchiveRun, workflow_filter: str, batch_size: int) ->
             for moved, deleted in (counts.workflows, counts.tasks, counts.dependencies)
         ):
             raise ArchiveMismatch(f"archive batch does not reconcile: {counts}")
-        ArchiveRun.objects.filter(pk=run.pk).update(
+        ArchiveRun.objects.using(using).filter(pk=run.pk).update(
             batches=F("batches") + 1,
             heartbeat_at=timezone.now(),
             workflows_moved=F("workflows_moved") + wf_moved,
@@ -306,25 +322,29 @@ def archive_run(
         )
 
     lease = timedelta(seconds=_setting("OPS_ARCHIVE_LEASE_SECONDS", 600))
-    with transaction.atomic():
-        busy = not try_xact_lock("archive") or _lease_is_held(ArchiveRun, lease=lease, applied=True)
+    db = owner_alias()
+    runs = ArchiveRun.objects.using(db)
+    with transaction.atomic(using=db):
+        busy = not try_xact_lock("archive", using=db) or _lease_is_held(
+            ArchiveRun, lease=lease, using=db, applied=True
+        )
         if busy:
-            return ArchiveRun.objects.create(
+            return runs.create(
                 **fields,
                 finished_at=timezone.now(),
                 outcome=Outcome.SKIPPED,
                 error="another archive run holds the lease",
             )
-        run = ArchiveRun.objects.create(**fields, outcome=Outcome.RUNNING)
+        run = runs.create(**fields, outcome=Outcome.RUNNING)
 
     deadline = None if max_seconds is None else time.monotonic() + max_seconds
     outcome, error = Outcome.SUCCESS, ""
     try:
-        with transaction.atomic():
-            set_local_lock_timeout(_lock_timeout())
-            added = archive_schema_sync()
+        with transaction.atomic(using=db):
+            set_local_lock_timeout(_lock_timeout(), using=db)
+            added = archive_schema_sync(using=db)
         if added:
-            ArchiveRun.objects.filter(pk=run.pk).update(details={"columns_added": added})
+            runs.filter(pk=run.pk).update(details={"columns_added": added})
         workflow_filter = selectors.archive_workflow_filter()
         batches = 0
         while True:
@@ -334,27 +354,37 @@ def archive_run(
             if deadline is not None and time.monotonic() >= deadline:
                 outcome = Outcome.PARTIAL
                 break
-            if _archive_batch(run=run, workflow_filter=workflow_filter, batch_size=size) is None:
+            if (
+                _archive_batch(run=run, workflow_filter=workflow_filter, batch_size=size, using=db)
+                is None
+            ):
                 break
             batches += 1
     except BaseException as exc:
-        ArchiveRun.objects.filter(pk=run.pk).update(
+        runs.filter(pk=run.pk).update(
             outcome=Outcome.FAILED, finished_at=timezone.now(), error=f"{type(exc).__name__}: {exc}"
         )
         raise
-    ArchiveRun.objects.filter(pk=run.pk).update(
-        outcome=outcome, finished_at=timezone.now(), error=error
-    )
+    runs.filter(pk=run.pk).update(outcome=outcome, finished_at=timezone.now(), error=error)
     run.refresh_from_db()
     return run
 
 
-@retry_on_serialization_failure
 def archive_restore(*, workflow_id: int) -> dict[str, int]:
     """Move one archived workflow (with its tasks and the dependencies whose both ends are live
-    again) back into the live tables, in one transaction."""
-    set_local_lock_timeout(_lock_timeout())
-    with connection.cursor() as cursor:
+    again) back into the live tables, in one transaction (as the owner, like the archive run)."""
+    db = owner_alias()
+
+    @retry_on_serialization_failure(using=db)
+    def restore() -> dict[str, int]:
+        return _archive_restore(workflow_id=workflow_id, using=db)
+
+    return restore()
+
+
+def _archive_restore(*, workflow_id: int, using: str) -> dict[str, int]:
+    set_local_lock_timeout(_lock_timeout(), using=using)
+    with connections[using].cursor() as cursor:
         cursor.execute(queries.LOCK_ARCHIVED_WORKFLOW, [workflow_id])
         if cursor.fetchone() is None:
             raise ValueError(f"workflow {workflow_id} is not in the archive")
@@ -401,7 +431,7 @@ def archive_restore(*, workflow_id: int) -> dict[str, int]:
             raise ArchiveMismatch(f"restore of workflow {workflow_id} does not reconcile")
     result = {"workflows": workflows, "tasks": tasks, "dependencies": len(dependency_ids)}
     now = timezone.now()
-    MaintenanceRun.objects.create(
+    MaintenanceRun.objects.using(using).create(
         run_id=uuid.uuid4(),
         step="archive_restore",
         applied=True,
@@ -429,18 +459,19 @@ def partitions_upkeep(*, apply: bool) -> tuple[int, dict]:
             return _partitions_via_events(ps, apply=apply)
     from apps.core.partitioning import manager
 
-    plan = manager.plan(skip_delete=True)
+    db = owner_alias()
+    plan = manager.plan(skip_delete=True, using=db)
     names = [
         f"{model_plan.config.model._meta.db_table}_{partition.name()}"
         for model_plan in plan.model_plans
         for partition in model_plan.creations
     ]
     if apply and names:
-        with transaction.atomic():
-            if not try_xact_lock("partitions"):
+        with transaction.atomic(using=db):
+            if not try_xact_lock("partitions", using=db):
                 return 0, {"skipped": "another partition run holds the lock"}
-            set_local_lock_timeout(_lock_timeout())
-            plan.apply()
+            set_local_lock_timeout(_lock_timeout(), using=db)
+            plan.apply(using=db)
     return len(names), {"created" if apply else "would_create": names}
 
 
@@ -480,11 +511,12 @@ def _step_analyze(*, apply: bool, min_rows: int, ratio: float) -> tuple[int, dic
             targets.append(parent["relation"])
     done, failed = [], {}
     if apply:
+        db = owner_alias()  # ANALYZE: the tables' owner
         for relation in targets:
             try:
-                with transaction.atomic():
-                    set_local_lock_timeout(_lock_timeout())
-                    with connection.cursor() as cursor:
+                with transaction.atomic(using=db):
+                    set_local_lock_timeout(_lock_timeout(), using=db)
+                    with connections[db].cursor() as cursor:
                         # relation is regclass output from the catalog (already quoted).
                         cursor.execute(f"ANALYZE {relation}")
                 done.append(relation)

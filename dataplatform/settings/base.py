@@ -1,7 +1,9 @@
 """Settings shared by every environment; everything that differs comes from the environment.
 
-Variables: DATABASE_URL, REDIS_URL, SECRET_KEY, DEBUG, ALLOWED_HOSTS, CSRF_TRUSTED_ORIGINS,
-DB_POOL (use psycopg's pool in this process), DB_STATEMENT_TIMEOUT_MS, LOG_LEVEL.
+Variables: DATABASE_URL (app role), MIGRATE_DATABASE_URL (owner role), MAINTENANCE_DATABASE_URL
+(optional maintenance login acting as the owner), READONLY_DATABASE_URL, MONITOR_DATABASE_URL,
+REDIS_URL, SECRET_KEY, DEBUG, ALLOWED_HOSTS, CSRF_TRUSTED_ORIGINS, DB_POOL (use psycopg's pool in
+this process), DB_STATEMENT_TIMEOUT_MS, LOG_LEVEL.
 """
 
 from pathlib import Path
@@ -12,7 +14,7 @@ BASE_DIR = Path(__file__).resolve().parents[2]
 env = environ.Env()
 
 # Defaults point at the project-local services `make run` starts (see .make/local.sh).
-LOCAL_DATABASE_URL = "postgres://flowbase@127.0.0.1:54329/flowbase"
+LOCAL_DATABASE_URL = "postgres://flowbase@127.0.0.1:54329/flowbase"  # the user is replaced per role
 LOCAL_REDIS_URL = "redis://127.0.0.1:63799/0"
 
 SECRET_KEY = env("SECRET_KEY", default="insecure-dev-key-change-me-in-production-0123456789")
@@ -79,25 +81,98 @@ TEMPLATES = [
 ]
 
 # --- database ------------------------------------------------------------------------------
-# psqlextra's backend wraps django-prometheus' PostgreSQL backend (stack-pitfalls §2).
-_db = env.db_url("DATABASE_URL", default=LOCAL_DATABASE_URL)
-_db["ENGINE"] = "psqlextra.backend"
-_db["CONN_MAX_AGE"] = 0
-_db["CONN_HEALTH_CHECKS"] = True
-_db.setdefault("OPTIONS", {})
-_db["OPTIONS"]["application_name"] = env("DB_APPLICATION_NAME", default="flowbase")
-# pgtrigger's per-row "is this trigger ignored?" check raises (and rolls back a subtransaction)
-# when `pgtrigger.ignore` was never set; defining it empty per session makes every trigger cheaper.
-_session_options = ["-c pgtrigger.ignore={}"]
+# One login per role (docs/security.md): the app (web, workers) never owns or alters the schema.
+#   default  DATABASE_URL           app role: DML only
+#   owner    MAINTENANCE_DATABASE_URL or MIGRATE_DATABASE_URL, acting as the owner role:
+#            migrate and the maintenance jobs (partitions, REFRESH, ANALYZE, archive moves)
+#   readonly READONLY_DATABASE_URL  data-quality checks: SELECT on the domain tables only
+#   monitor  MONITOR_DATABASE_URL   DB-health catalog and statistics reads (pg_monitor)
+FLOWBASE_DB_ROLES = {
+    "OWNER": env("DB_OWNER_ROLE", default="flowbase_owner"),
+    "APP": env("DB_APP_ROLE", default="flowbase_app"),
+    "READONLY": env("DB_READONLY_ROLE", default="flowbase_readonly"),
+    "MONITOR": env("DB_MONITOR_ROLE", default="flowbase_monitor"),
+    # NOLOGIN; member of pg_signal_backend; owns only the audited signal function.
+    "SIGNAL": env("DB_SIGNAL_ROLE", default="flowbase_signal"),
+}
+# Tables (fnmatch patterns) the read-only role must never read, whatever the grants say.
+FLOWBASE_SENSITIVE_TABLES = [
+    "auth_*",
+    "django_session",
+    "django_admin_log",
+    "django_celery_beat_*",
+    "django_celery_results_*",
+    "audit_*",
+    *env.list("DB_SENSITIVE_TABLES", default=[]),
+]
+# Apps whose tables are domain data the read-only role may read (plus the materialized views).
+FLOWBASE_READONLY_APPS = env.list(
+    "DB_READONLY_APPS",
+    default=[
+        "projects",
+        "workflows",
+        "tasks",
+        "blueprints",
+        "knowledge",
+        "components",
+        "events",
+        "runs",
+    ],
+)
+
+
+def _database(url: str, *, application_name: str, role: str | None = None) -> dict:
+    db = env.db_url_config(url)
+    db["ENGINE"] = "psqlextra.backend"
+    db["CONN_MAX_AGE"] = 0
+    db["CONN_HEALTH_CHECKS"] = True
+    db.setdefault("OPTIONS", {})
+    db["OPTIONS"]["application_name"] = application_name
+    # pgtrigger's per-row "is this trigger ignored?" check raises (and rolls back a
+    # subtransaction) when `pgtrigger.ignore` was never set; defining it empty per session
+    # makes every trigger cheaper.
+    options = ["-c pgtrigger.ignore={}"]
+    if role:
+        # Whatever the login, objects it creates belong to the owner (and get its default
+        # privileges): a partition made by the maintenance login is usable by the app at once.
+        options.append(f"-c role={role}")
+    if _statement_timeout_ms:
+        options.append(f"-c statement_timeout={_statement_timeout_ms}")
+    db["OPTIONS"]["options"] = " ".join(options)
+    return db
+
+
+def _local_url(role_key: str) -> str:
+    return LOCAL_DATABASE_URL.replace("flowbase@", f"{FLOWBASE_DB_ROLES[role_key]}@", 1)
+
+
 _statement_timeout_ms = env.int("DB_STATEMENT_TIMEOUT_MS", default=0)
-if _statement_timeout_ms:
-    _session_options.append(f"-c statement_timeout={_statement_timeout_ms}")
-_db["OPTIONS"]["options"] = " ".join(_session_options)
+_app_name = env("DB_APPLICATION_NAME", default="flowbase")
+_db = _database(env("DATABASE_URL", default=_local_url("APP")), application_name=_app_name)
 if env.bool("DB_POOL", default=False):
     # Web processes only: Celery closes the pool at every task boundary (celery#10554).
     _db["OPTIONS"]["pool"] = {"min_size": 2, "max_size": 10, "timeout": 10}
-DATABASES = {"default": _db}
+DATABASES = {
+    "default": _db,
+    "owner": _database(
+        env("MAINTENANCE_DATABASE_URL", default="")
+        or env("MIGRATE_DATABASE_URL", default=_local_url("OWNER")),
+        application_name=f"{_app_name}-owner",
+        role=FLOWBASE_DB_ROLES["OWNER"],
+    ),
+    "readonly": _database(
+        env("READONLY_DATABASE_URL", default=_local_url("READONLY")),
+        application_name=f"{_app_name}-readonly",
+    ),
+    "monitor": _database(
+        env("MONITOR_DATABASE_URL", default=_local_url("MONITOR")),
+        application_name=f"{_app_name}-monitor",
+    ),
+}
 POSTGRES_EXTRA_DB_BACKEND_BASE = "django_prometheus.db.backends.postgresql"
+# psqlextra would run CREATE EXTENSION hstore on migrate: extensions are created by the
+# bootstrap step (`db_roles --apply`), as a superuser, never by the owner or the app.
+POSTGRES_EXTRA_AUTO_EXTENSION_SET_UP = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 PSQLEXTRA_PARTITIONING_MANAGER = "apps.core.partitioning.manager"
@@ -131,6 +206,17 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_WORKER_MAX_TASKS_PER_CHILD = 200
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Jobs that need the owner's rights go to their own queue: only the maintenance worker holds
+# MAINTENANCE_DATABASE_URL / MIGRATE_DATABASE_URL (docs/security.md). A worker started without
+# -Q consumes both (what `make run` does locally).
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_QUEUES = {"celery": {}, "maintenance": {}}
+CELERY_TASK_ROUTES = {
+    "apps.ops.tasks.refresh_matview_task": {"queue": "maintenance"},
+    "apps.ops.tasks.archive_task": {"queue": "maintenance"},
+    "apps.ops.tasks.maintain_task": {"queue": "maintenance"},
+    "apps.ops.tasks.partitions_upkeep_task": {"queue": "maintenance"},
+}
 
 # --- auth, i18n, static ----------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

@@ -14,3 +14,14 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+
+# Only the aliases this process was given credentials for: a web or ordinary worker without
+# MIGRATE_DATABASE_URL / MAINTENANCE_DATABASE_URL has no owner connection at all.
+_ALIAS_URLS = {
+    "owner": ("MAINTENANCE_DATABASE_URL", "MIGRATE_DATABASE_URL"),
+    "readonly": ("READONLY_DATABASE_URL",),
+    "monitor": ("MONITOR_DATABASE_URL",),
+}
+for _alias, _names in _ALIAS_URLS.items():
+    if not any(env(_name, default="") for _name in _names):
+        DATABASES.pop(_alias)

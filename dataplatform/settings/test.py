@@ -4,4 +4,8 @@ DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Tests share the Redis server with `make run` but never its keys.
 CACHES["default"]["KEY_PREFIX"] = "flowbase-test"
-DATABASES["default"]["TEST"] = {"NAME": env("TEST_DATABASE_NAME", default="test_flowbase")}
+# Every alias points at the same test database (one database, one login per role): Django
+# groups them by NAME/HOST/PORT and creates it once; tests/conftest.py creates and migrates it
+# with the owner's credentials and runs the tests as the app role.
+for _alias in DATABASES:
+    DATABASES[_alias]["TEST"] = {"NAME": env("TEST_DATABASE_NAME", default="test_flowbase")}

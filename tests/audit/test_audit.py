@@ -2,7 +2,7 @@ from datetime import UTC, timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, connections, transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -49,22 +49,30 @@ def test_action_check_constraint():
         "UPDATE audit_auditevent_p{month} SET changes = '{{}}'",  # a partition directly
     ],
 )
+@pytest.mark.django_db(databases=["default", "owner"])
 def test_audit_rows_are_append_only_even_for_raw_sql(sql):
-    AuditEventFactory()
+    # The app may not even try (no UPDATE/DELETE grant: tests/security/test_roles.py); the guard
+    # holds for a writer that has the privileges, the owner.
+    AuditEventFactory.build().save(using="owner", force_insert=True)
     month = f"{timezone.now().astimezone(UTC):%Y%m}"
     refused = pytest.raises(IntegrityError, match="audit_auditevent is append-only")
-    with refused, transaction.atomic(), connection.cursor() as cursor:
+    owner = connections["owner"]
+    with refused, transaction.atomic(using="owner"), owner.cursor() as cursor:
         cursor.execute(sql.format(month=month))
-    assert AuditEvent.objects.count() == 1
+    assert AuditEvent.objects.using("owner").count() == 1
 
 
+@pytest.mark.django_db(databases=["default", "owner"])
 def test_audit_rows_are_append_only_through_the_orm():
-    event = AuditEventFactory()
-    with pytest.raises(IntegrityError, match="UPDATE refused"), transaction.atomic():
-        AuditEvent.objects.filter(pk=event.pk).update(row_pk="x")
-    with pytest.raises(IntegrityError, match="DELETE refused"), transaction.atomic():
-        AuditEvent.objects.filter(pk=event.pk).delete()
-    assert AuditEvent.objects.get(pk=event.pk).row_pk == event.row_pk
+    # Through the owner, who has UPDATE/DELETE (the app has neither): the guard still refuses.
+    event = AuditEventFactory.build()
+    event.save(using="owner", force_insert=True)
+    events = AuditEvent.objects.using("owner")
+    with pytest.raises(IntegrityError, match="UPDATE refused"), transaction.atomic(using="owner"):
+        events.filter(pk=event.pk).update(row_pk="x")
+    with pytest.raises(IntegrityError, match="DELETE refused"), transaction.atomic(using="owner"):
+        events.filter(pk=event.pk).delete()
+    assert events.get(pk=event.pk).row_pk == event.row_pk
 
 
 def test_audit_action_record_writes_an_action_row(django_user_model):

@@ -133,13 +133,15 @@ def test_unfiltered_changelist_uses_the_estimate_not_count(
     assert not any("COUNT(*)" in s.upper() and "LIMIT" not in s.upper() for s in sqls)
 
 
+# ANALYZE is the owner's; it sees committed rows only.
+@pytest.mark.django_db(transaction=True, databases=["default", "owner"])
 def test_paginator_takes_the_planner_estimate_above_the_cap(monkeypatch):
-    from django.db import connection
+    from django.db import connections
 
     from apps.core.admin import EstimatedCountPaginator, estimated_row_count
 
     f.TaskFactory.create_batch(12)
-    with connection.cursor() as cursor:
+    with connections["owner"].cursor() as cursor:
         cursor.execute("ANALYZE tasks_task")
     assert estimated_row_count("tasks_task") == 12
     monkeypatch.setattr(EstimatedCountPaginator, "cap", 5)

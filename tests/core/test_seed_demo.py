@@ -12,7 +12,11 @@ from apps.projects.models import Project
 from apps.tasks.models import Task, TaskDependency
 from apps.workflows.models import Workflow
 
-pytestmark = pytest.mark.django_db
+# seed_demo creates the months' partitions and ends with ANALYZE, as the owner: committed tests.
+pytestmark = [
+    pytest.mark.django_db(transaction=True, databases=["default", "owner"]),
+    pytest.mark.usefixtures("restore_partitions"),
+]
 
 MODELS = [
     Project,

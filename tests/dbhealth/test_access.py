@@ -10,7 +10,7 @@ from apps.dbhealth.models import DataQualityCheck, Finding
 
 from .conftest import PAGES, page_url
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(databases=["default", "monitor", "readonly"])
 
 ACTIONS = [
     ("activity/1/cancel", "dbhealth.cancel_backend"),

@@ -29,6 +29,7 @@ EXPECT = {
 }
 
 pytestmark = [
+    pytest.mark.django_db(transaction=True, databases=["default", "monitor", "readonly"]),
     pytest.mark.slow,
     pytest.mark.skipif(
         not (CHROMIUM and DRIVER),

@@ -12,7 +12,7 @@ from apps.dbhealth import selectors
 from .conftest import SCHEMA, page_url
 from .helpers import dbhealth_json, finding_keys, metric_value, metrics_text
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(databases=["default", "monitor", "readonly"])
 
 
 def _index(doc: dict, name: str) -> dict:

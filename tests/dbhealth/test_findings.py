@@ -13,7 +13,7 @@ from apps.dbhealth.models import Finding
 from .conftest import page_url
 from .helpers import dbhealth_json
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(databases=["default", "monitor", "readonly"])
 
 PREFIXES = ("index.",)
 

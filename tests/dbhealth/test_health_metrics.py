@@ -12,7 +12,7 @@ from apps.dbhealth import metrics, selectors
 
 from .helpers import metric_value, metrics_text
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(databases=["default", "monitor", "readonly"])
 
 
 def test_healthz(client):

@@ -10,7 +10,7 @@ import pytest
 from .conftest import SCHEMA, page_url
 from .helpers import dbhealth_json
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(databases=["default", "monitor", "readonly"])
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "dbhealth-json.md"
 

@@ -11,7 +11,7 @@ from apps.dbhealth.models import DataQualityCheck, DataQualityResult
 from .conftest import SCHEMA, page_url
 from .helpers import dbhealth_json, finding_keys, metric_value, metrics_text
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(databases=["default", "monitor", "readonly"])
 
 T = f"{SCHEMA}.dq_items"
 

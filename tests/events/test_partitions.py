@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from dateutil.relativedelta import relativedelta
 from django.core.management import CommandError, call_command
-from django.db import connection
+from django.db import connection, connections
 from django.utils import timezone
 
 from apps.events import partition_services, partitions
@@ -12,7 +12,16 @@ from apps.events.models import Event, PerformanceMetric
 from apps.events.partitions import AlignedTimeStrategy, PartitionPolicy
 from tests.factories.events import EventFactory, PerformanceMetricFactory
 
+from .conftest import PARTITION_DDL
+
 pytestmark = pytest.mark.django_db
+
+
+def partition_ddl(test):
+    """Committed test (owner-run partition DDL), partitions restored afterwards."""
+    for mark in reversed(PARTITION_DDL):
+        test = mark(test)
+    return test
 
 
 def _partition_of(model, **filters) -> str:
@@ -133,11 +142,12 @@ def test_rows_outside_every_partition_land_in_default_and_are_reported(capsys):
 
 def _drop_last_month_partition() -> partitions.PartitionInfo:
     last = [p for p in partitions.partition_list("events_event") if not p.is_default][-1]
-    with connection.cursor() as cursor:
+    with connections["owner"].cursor() as cursor:
         cursor.execute(f'DROP TABLE "{last.name}"')
     return last
 
 
+@partition_ddl
 def test_create_makes_missing_partitions_and_a_second_apply_is_a_noop():
     missing = _drop_last_month_partition()
 
@@ -155,6 +165,7 @@ def test_create_makes_missing_partitions_and_a_second_apply_is_a_noop():
     assert [p.name for p in partitions.partition_list("events_event")] == [p.name for p in before]
 
 
+@partition_ddl
 def test_create_is_blocked_when_the_default_partition_holds_rows_of_that_range():
     missing = _drop_last_month_partition()
     EventFactory(created_at=missing.range_from + timedelta(hours=1))  # now in the default
@@ -165,6 +176,7 @@ def test_create_is_blocked_when_the_default_partition_holds_rows_of_that_range()
     assert missing.name not in {p.name for p in partitions.partition_list("events_event")}
 
 
+@partition_ddl
 def test_create_command_dry_run_changes_nothing(capsys):
     missing = _drop_last_month_partition()
     call_command("partitions", "create")
@@ -180,7 +192,7 @@ def _make_old_event_partition(months_ago: int) -> tuple[str, datetime]:
     start = partitions.truncate(timezone.now(), "months") - relativedelta(months=months_ago)
     end = start + relativedelta(months=1)
     name = f"events_event_p{start:%Y%m}"
-    with connection.cursor() as cursor:
+    with connections["owner"].cursor() as cursor:
         cursor.execute(
             f"CREATE TABLE {name} PARTITION OF events_event FOR VALUES FROM (%s) TO (%s)",
             [start, end],
@@ -194,6 +206,7 @@ def _archive_count(name: str) -> int:
         return cursor.fetchone()[0]
 
 
+@partition_ddl
 def test_detach_moves_partitions_past_retention_into_archive_keeping_every_row():
     old_name, old_start = _make_old_event_partition(months_ago=14)  # retention: 12 months
     EventFactory.create_batch(3, created_at=old_start + timedelta(days=2))
@@ -215,6 +228,7 @@ def test_detach_moves_partitions_past_retention_into_archive_keeping_every_row()
     assert partition_services.partitions_detach(apply=True, models=[Event]) == []
 
 
+@partition_ddl
 def test_detach_gives_up_on_lock_timeout_instead_of_waiting():
     # Seen from three years ahead, every Event partition is past retention.
     future = timezone.now() + relativedelta(years=3)
@@ -239,6 +253,7 @@ def test_detach_gives_up_on_lock_timeout_instead_of_waiting():
     )
 
 
+@partition_ddl
 def test_create_command_apply_twice_second_is_a_noop(capsys):
     missing = _drop_last_month_partition()
     call_command("partitions", "create", "--apply", "--json")
@@ -248,6 +263,7 @@ def test_create_command_apply_twice_second_is_a_noop(capsys):
     assert json.loads(capsys.readouterr().out) == {"apply": True, "actions": []}
 
 
+@partition_ddl
 def test_detach_command_dry_run_lists_without_detaching(capsys):
     old_name, _ = _make_old_event_partition(months_ago=13)
     call_command("partitions", "detach")
@@ -266,6 +282,7 @@ def test_database_check_warns_about_rows_in_a_default_partition():
     assert default_partitions_are_empty(databases=None) == []  # plain `check`: no DB access
 
 
+@partition_ddl
 def test_pgpartition_never_plans_a_drop_even_past_retention():
     from apps.core.partitioning import manager
 
@@ -273,6 +290,7 @@ def test_pgpartition_never_plans_a_drop_even_past_retention():
     assert manager.plan(skip_create=True).deletions == []
 
 
+@partition_ddl
 def test_create_can_move_rows_out_of_the_default_partition():
     missing = _drop_last_month_partition()
     stray = EventFactory(created_at=missing.range_from + timedelta(hours=1))
@@ -290,12 +308,13 @@ def test_create_can_move_rows_out_of_the_default_partition():
     assert (moved.event_type, moved.payload) == (stray.event_type, stray.payload)
 
 
+@partition_ddl
 def test_moving_default_rows_works_for_the_append_only_audit_log():
     from apps.audit.models import AuditEvent
     from tests.factories.audit import AuditEventFactory
 
     last = [p for p in partitions.partition_list("audit_auditevent") if not p.is_default][-1]
-    with connection.cursor() as cursor:
+    with connections["owner"].cursor() as cursor:
         cursor.execute(f'DROP TABLE "{last.name}"')
     row = AuditEventFactory(created_at=last.range_from + timedelta(days=1))
     [action] = partition_services.partitions_create(
@@ -306,5 +325,6 @@ def test_moving_default_rows_works_for_the_append_only_audit_log():
     # the guard is back once the move is over
     from django.db import IntegrityError, transaction
 
-    with pytest.raises(IntegrityError, match="append-only"), transaction.atomic():
-        AuditEvent.objects.filter(pk=row.pk).delete()
+    # (tried as the owner: the app has no DELETE on the audit log at all)
+    with pytest.raises(IntegrityError, match="append-only"), transaction.atomic(using="owner"):
+        AuditEvent.objects.using("owner").filter(pk=row.pk).delete()

@@ -12,7 +12,7 @@ import psycopg
 import pytest
 from celery.contrib.testing.worker import start_worker
 from django.conf import settings
-from django.db import connection
+from django.db import connection, connections
 from django.utils import timezone
 
 from apps.tasks.models import Task, TaskDependency
@@ -52,10 +52,11 @@ def celery_worker(django_db_setup, django_db_blocker):
 
 @pytest.fixture
 def clean_archive(django_db_blocker):
-    """The archive tables are unmanaged, so test flushes never empty them: do it here."""
+    """The archive tables are unmanaged, so test flushes never empty them: do it here (as the
+    owner: the app may only read the archive)."""
 
     def truncate():
-        with connection.cursor() as cursor:
+        with connections["owner"].cursor() as cursor:
             cursor.execute(
                 "TRUNCATE archive.workflows_workflow, archive.tasks_task,"
                 " archive.tasks_taskdependency"

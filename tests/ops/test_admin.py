@@ -8,7 +8,10 @@ from apps.ops import services
 
 from .conftest import make_workflow
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("clean_archive")]
+pytestmark = [
+    pytest.mark.django_db(transaction=True, databases=["default", "owner"]),
+    pytest.mark.usefixtures("clean_archive"),
+]
 
 OPS_MODELS = [m for m in admin.site._registry if m._meta.app_label == "ops"]
 

@@ -13,7 +13,10 @@ from apps.workflows.models import Workflow
 
 from .conftest import make_workflow
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("clean_archive")]
+pytestmark = [
+    pytest.mark.django_db(transaction=True, databases=["default", "owner"]),
+    pytest.mark.usefixtures("clean_archive"),
+]
 
 
 def run(*args) -> str:

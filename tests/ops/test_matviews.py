@@ -6,7 +6,7 @@ import threading
 from datetime import UTC, timedelta
 
 import pytest
-from django.db import OperationalError, connection
+from django.db import OperationalError, connection, connections
 from django.utils import timezone
 
 from apps.ops import services
@@ -24,7 +24,7 @@ from tests.factories.runs import FormResponseFactory, FormSchemaFactory
 
 from .conftest import make_workflow, raw_connection, wait_for_lock_wait
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db(transaction=True, databases=["default", "owner"])
 
 
 def test_every_registered_view_refreshes_and_is_logged():
@@ -114,7 +114,7 @@ def test_failed_refresh_keeps_old_contents_and_logs_the_error(settings):
 
 
 def test_first_refresh_of_an_unpopulated_view_is_not_concurrent():
-    with connection.cursor() as cursor:
+    with connections["owner"].cursor() as cursor:  # the view's owner
         cursor.execute("REFRESH MATERIALIZED VIEW template_effectiveness WITH NO DATA")
     record = services.matview_refresh(name="template_effectiveness", concurrently=True)
     assert record.outcome == "success", record.error

@@ -9,7 +9,7 @@ from django_celery_beat.models import IntervalSchedule, PeriodicTask, PeriodicTa
 from apps.ops.schedule import DEFAULT_SCHEDULE
 from dataplatform.celery import app as celery_app
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(databases=["default", "owner"])
 
 NAMES = {entry.name for entry in DEFAULT_SCHEDULE}
 
@@ -17,9 +17,9 @@ NAMES = {entry.name for entry in DEFAULT_SCHEDULE}
 def test_migrate_installs_the_default_schedule():
     # Test flushes (TRUNCATE) may have emptied the table since the test database was built:
     # re-run the data migration itself, as `migrate` does on a fresh database.
-    call_command("migrate", "ops", "0003", verbosity=0)
+    call_command("migrate", "ops", "0003", database="owner", verbosity=0)  # migrate: the owner
     PeriodicTask.objects.all().delete()
-    call_command("migrate", "ops", verbosity=0)
+    call_command("migrate", "ops", database="owner", verbosity=0)
     installed = {t.name: t for t in PeriodicTask.objects.filter(name__in=NAMES)}
     celery_app.loader.import_default_modules()  # autodiscovery, as a worker does at start
     assert set(installed) == NAMES

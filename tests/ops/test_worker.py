@@ -20,7 +20,7 @@ from apps.workflows.models import Workflow
 from .conftest import make_workflow
 
 pytestmark = [
-    pytest.mark.django_db(transaction=True),
+    pytest.mark.django_db(transaction=True, databases=["default", "owner"]),
     pytest.mark.usefixtures("celery_worker", "clean_archive"),
     pytest.mark.slow,
 ]

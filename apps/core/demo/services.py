@@ -11,7 +11,7 @@ from apps.components.models import Component, LearningData
 from apps.core.demo import scale as scale_mod
 from apps.core.demo import small
 from apps.core.demo.sql import execute, pgtrigger_fast_path
-from apps.core.demo.timeseries import timeseries_reset
+from apps.core.demo.timeseries import timeseries_partitions, timeseries_reset
 from apps.projects.models import Project
 
 SCALES = ("small", "medium", "large")
@@ -28,6 +28,7 @@ def demo_seed(*, scale: str = "small", reset: bool = False, log=print) -> dict[s
         if small.small_is_loaded():
             log("small demo data already loaded: nothing to do")
             return {}
+        timeseries_partitions()
         counts = small.small_seed()
     else:
         if not small.small_is_loaded():
@@ -35,6 +36,7 @@ def demo_seed(*, scale: str = "small", reset: bool = False, log=print) -> dict[s
         if scale_mod.scale_is_loaded(scale):
             log(f"{scale} demo data already loaded: nothing to do")
             return {}
+        timeseries_partitions()
         counts = scale_mod.scale_seed(scale, log=log)
     scale_mod.analyze_all()
     log(f"seeded {scale} in {time.perf_counter() - started:.1f} s: {counts}")

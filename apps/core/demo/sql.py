@@ -6,7 +6,7 @@ default (or now() for auto timestamps), so columns other apps add later need no 
 
 from __future__ import annotations
 
-from django.db import connection, models
+from django.db import connection, connections, models
 from django.db.models import NOT_PROVIDED
 
 
@@ -60,7 +60,10 @@ def pgtrigger_fast_path() -> None:
 
 
 def analyze(tables: list[str]) -> None:
-    with connection.cursor() as cursor:
+    """ANALYZE needs the tables' owner: through the owner connection."""
+    from apps.core.roles.config import owner_alias
+
+    with connections[owner_alias()].cursor() as cursor:
         cursor.execute(f"ANALYZE {', '.join(tables)}")
 
 

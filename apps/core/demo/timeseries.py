@@ -65,6 +65,31 @@ def _ts(value: str) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def _create_partition(table: str, key: str, name: str, lo: datetime, hi: datetime) -> bool:
+    """Partition DDL as the owner (its default privileges make it the app's at once), unless rows
+    of that month sit in the default partition. Run it before the seeding transaction: DDL on a
+    parent whose rows (or referenced rows) that transaction locks would wait for it forever."""
+    from django.db import connections, transaction
+
+    from apps.core.roles.config import owner_alias
+    from apps.core.roles.services import relation_grants_sync
+
+    using = owner_alias()
+    with transaction.atomic(using=using), connections[using].cursor() as cursor:
+        cursor.execute("SELECT set_config('lock_timeout', '10s', true)")
+        cursor.execute(
+            f"SELECT EXISTS (SELECT 1 FROM {table} WHERE {key} >= %s AND {key} < %s)", [lo, hi]
+        )
+        if cursor.fetchone()[0]:
+            return False
+        cursor.execute(
+            f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF {table} FOR VALUES FROM (%s) TO (%s)",
+            [lo.isoformat(), hi.isoformat()],
+        )
+        relation_grants_sync(schema="public", name=name, using=using)
+    return True
+
+
 def ensure_months(table: str, key: str, *, months: int = MONTHS) -> list[tuple[datetime, datetime]]:
     """Create the missing monthly partitions of the last `months` months; returns all ranges."""
     existing = partitions(table)
@@ -74,18 +99,9 @@ def ensure_months(table: str, key: str, *, months: int = MONTHS) -> list[tuple[d
         hi = lo + relativedelta(months=1)
         if any(a < hi and lo < b for a, b in existing):
             continue
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT EXISTS (SELECT 1 FROM {table} WHERE {key} >= %s AND {key} < %s)", [lo, hi]
-            )
-            if cursor.fetchone()[0]:  # rows in the default partition: leave that month alone
-                continue
-            name = f"{table}_{lo.strftime('%Y_%b').lower()}"
-            cursor.execute(
-                f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF {table} "
-                "FOR VALUES FROM (%s) TO (%s)",
-                [lo.isoformat(), hi.isoformat()],
-            )
+        name = f"{table}_{lo.strftime('%Y_%b').lower()}"
+        if not _create_partition(table, key, name, lo, hi):
+            continue  # rows in the default partition: leave that month alone
         existing.append((lo, hi))
     return sorted(existing)
 
@@ -105,6 +121,18 @@ def _window(ranges: list[tuple[datetime, datetime]], *, months: int = MONTHS) ->
     lo, hi = spans[-1]
     hi = min(hi, now)
     return max(lo, hi - relativedelta(months=months)), hi
+
+
+def timeseries_partitions() -> None:
+    """The monthly partitions the time series need, created (as the owner) before the seeding
+    transaction starts: DDL on a parent whose rows that transaction already locks would wait
+    for it forever."""
+    from apps.events.models import Event
+    from apps.runs.models import NodeExecution, WorkflowRun
+
+    ensure_months(Event._meta.db_table, "created_at")
+    ensure_months(WorkflowRun._meta.db_table, "started_at")
+    ensure_months(NodeExecution._meta.db_table, "started_at")
 
 
 def timeseries_seed(scale: str, *, log=print) -> dict[str, int]:

@@ -11,6 +11,8 @@ from ..models import DatabaseHealth, DataQualityCheck, DataQualityResult, Findin
 from . import views
 
 VIEW_PERM = "dbhealth.view_databasehealth"
+AUTHOR_SQL_PERM = "dbhealth.author_custom_sql"
+SAMPLES_PERM = "dbhealth.view_failing_rows"
 
 
 @admin.register(DatabaseHealth)
@@ -85,13 +87,28 @@ class DataQualityCheckForm(forms.ModelForm):
             "enabled",
         )
 
+    # Set by DataQualityCheckAdmin.get_form: who is saving.
+    user = None
+
     def clean(self):
         data = super().clean()
+        old = self.instance if self.instance.pk else None
+        kind = data.get("kind", old.kind if old else "") or ""
+        params = data.get("params", old.params if old else {}) or {}
+        if services.custom_sql_change(old=old, kind=kind, params=params) and not (
+            self.user is not None and self.user.has_perm(AUTHOR_SQL_PERM)
+        ):
+            raise forms.ValidationError(
+                "Writing or changing custom SQL needs its own permission "
+                f"({AUTHOR_SQL_PERM}), not only the permission to add or change checks."
+            )
+        # Validation reads the catalog only: saving a check never runs it (that needs
+        # dbhealth.run_quality_checks, or the hourly job).
         problems = services.dataquality_check_problems(
-            kind=data.get("kind") or "",
+            kind=kind,
             target_table=data.get("target_table") or "",
             target_column=data.get("target_column") or "",
-            params=data.get("params") or {},
+            params=params,
         )
         if problems:
             raise forms.ValidationError(problems)
@@ -112,6 +129,21 @@ class DataQualityCheckAdmin(admin.ModelAdmin):
     )
     list_filter = ("kind", "severity", "enabled")
     search_fields = ("name", "target_table")
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        return type(form.__name__, (form,), {"user": request.user})
+
+    def get_readonly_fields(self, request, obj=None):
+        """A custom-SQL check's SQL is shown, not editable, to those who may not author SQL."""
+        if (
+            obj is not None
+            and obj.kind == "custom_sql"
+            and not request.user.has_perm(AUTHOR_SQL_PERM)
+        ):
+            return ("kind", "params")
+        return ()
+
     fields = (
         "name",
         "kind",
@@ -140,6 +172,13 @@ class DataQualityResultAdmin(admin.ModelAdmin):
     list_select_related = ("check_ref",)
     raw_id_fields = ("check_ref",)
     show_full_result_count = False
+
+    def get_fields(self, request, obj=None):
+        """Failing-row samples need their own permission (the operators group has none)."""
+        fields = list(super().get_fields(request, obj))
+        if not request.user.has_perm(SAMPLES_PERM):
+            fields = [f for f in fields if f != "failing_rows"]
+        return fields
 
     def has_add_permission(self, request):
         return False

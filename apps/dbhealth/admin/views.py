@@ -86,6 +86,7 @@ def _render(request, model_admin, tab: str, template: str, context: dict, title:
             "refresh": request.user.has_perm("dbhealth.refresh_matview"),
             "manage": request.user.has_perm("dbhealth.manage_finding"),
             "run": request.user.has_perm("dbhealth.run_quality_checks"),
+            "samples": request.user.has_perm("dbhealth.view_failing_rows"),
         },
         **context,
     }

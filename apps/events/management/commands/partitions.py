@@ -25,7 +25,11 @@ class Command(BaseCommand):
             action="store_true",
             help="create: move rows of a new partition's range out of the default partition",
         )
-        parser.add_argument("--database", default="default")
+        parser.add_argument(
+            "--database",
+            default=None,
+            help="alias (default: `default` to list, the owner connection to create/detach)",
+        )
 
     def handle(
         self,
@@ -38,7 +42,7 @@ class Command(BaseCommand):
         **options,
     ):
         if action == "list":
-            return self._list(database, as_json=json)
+            return self._list(database or "default", as_json=json)
         if action == "create":
             actions = partition_services.partitions_create(
                 apply=apply, move_default_rows=move_default_rows, using=database
