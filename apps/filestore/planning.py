@@ -1,81 +1,156 @@
-"""From validated records to what will be written: resolved dependencies, cycles refused. Pure Python."""
+"""From validated records to what will be written: resolved dependencies, cycles refused. Pure Python.
+
+A dependency entry is resolved as Task Master writes them, and written back by export_tasks in a
+form that resolves to the same task (`reference_for`):
+- in a top-level task: a number or a string names a top-level task; "5.2" names subtask 2 of 5;
+- in a subtask: a number names a sibling (else a top-level task), a plain string a top-level task
+  (else a sibling: slugs), "5.2" that subtask.
+"""
 
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
 
-from apps.filestore.parsing import TagRecord, TaskRecord
-from apps.filestore.problems import Problems
+from apps.filestore.parsing import TagRecord, TaskRecord, number_text, render_own
+from apps.filestore.problems import Problems, child
 
 Edge = tuple[str, str]  # (task external_key, depends_on external_key)
+
+
+def resolve(dep: Any, parent_key: str | None, exists: Callable[[str], bool]) -> str | None:
+    """The external key a dependency entry names, or None when no such task exists."""
+    if isinstance(dep, Decimal):
+        dep = int(dep) if dep == dep.to_integral_value() else number_text(dep)
+    if isinstance(dep, bool):
+        return None
+    if isinstance(dep, int):
+        candidates = [str(dep)] if parent_key is None else [f"{parent_key}.{dep}", str(dep)]
+    elif isinstance(dep, str):
+        text = dep.strip()
+        plain = parent_key is not None and "." not in text
+        candidates = [text, f"{parent_key}.{text}"] if plain else [text]
+    else:
+        return None
+    return next((c for c in candidates if exists(c)), None)
+
+
+def reference_for(target: str, target_parent: str | None, parent_key: str | None):
+    """The dependency entry that names `target` from a task whose parent is `parent_key`."""
+    if target_parent is None:
+        # from a subtask a number would mean a sibling: "2" is top-level task 2
+        return render_own(target) if parent_key is None else target
+    own = target[len(target_parent) + 1 :]
+    if target_parent == parent_key and isinstance(render_own(own), int):
+        return int(own)
+    return target
 
 
 @dataclass
 class TagPlan:
     name: str
-    tasks: list[TaskRecord]  # parents before their subtasks
+    tasks: list[TaskRecord]  # parents before their subtasks (level by level)
     edges: list[Edge]  # accepted dependencies, file order
     skipped_edges: list[Edge] = field(default_factory=list)
+    # record → indices of its dependency entries that are not edges (kept as data only)
+    not_edges: dict[int, list[int]] = field(default_factory=dict)
+    skipped_count: int = 0  # every entry that is not an edge (dangling, self, repeated, cycle)
+
+    @property
+    def levels(self) -> list[list[TaskRecord]]:
+        out: list[list[TaskRecord]] = []
+        for task in self.tasks:
+            while len(out) <= task.level:
+                out.append([])
+            out[task.level].append(task)
+        return out
 
 
 def plan_tag(
     tag: TagRecord, problems: Problems, *, existing_edges: set[Edge] = frozenset()
 ) -> TagPlan:
-    """Resolve the tag's dependencies: dangling ones and those closing a cycle are reported and skipped.
+    """Resolve the tag's dependencies: dangling ones and those closing a cycle are reported and
+    kept as data only (the export writes them back), not made edges.
 
-    `existing_edges` are the workflow's dependencies already in the database that the import keeps
-    (none with --prune); a file edge that would close a cycle through them is refused as well.
+    `existing_edges` are dependencies in the database that the import keeps; a file edge that would
+    close a cycle through them is refused as well. (Re-import replaces the file tasks' own
+    dependencies, so only edges from tasks outside the file can be kept.)
     """
     keys = {t.key for t in tag.tasks}
-    tasks = [t for t in tag.tasks if t.parent_key is None] + [
-        t for t in tag.tasks if t.parent_key is not None
-    ]
-    candidates: list[tuple[Edge, str]] = []
+    exists = keys.__contains__
+    tasks = sorted(tag.tasks, key=lambda t: t.level)  # stable: file order inside a level
+    candidates: list[tuple[Edge, str, TaskRecord, int]] = []
     seen: set[Edge] = set()
     skipped: list[Edge] = []
+    not_edges: dict[int, list[int]] = {}
+
+    def skip(task: TaskRecord, index: int, edge: Edge | None) -> None:
+        not_edges.setdefault(id(task), []).append(index)
+        if edge is not None:
+            skipped.append(edge)
+
     for task in tag.tasks:
-        for target, ptr in task.dependencies:
-            edge = (task.key, target)
-            if target not in keys:
+        if not task.deps:
+            continue
+        base = task.pointer
+        for index, dep in enumerate(task.deps):
+            ptr = child(base, "dependencies", index)
+            target = resolve(dep, task.parent_key, exists)
+            if target is None:
+                shown = str(dep).strip()
                 problems.warning(
                     ptr,
-                    f"task {task.key!r} depends on {target!r}, which does not exist in tag "
-                    f"{tag.name!r}: dependency skipped",
+                    f"task {task.key!r} depends on {shown!r}, which does not exist in tag "
+                    f"{tag.name!r}: kept in its list, not made a dependency",
                     entity="dependency",
                 )
-                skipped.append(edge)
-            elif target == task.key:
+                skip(task, index, (task.key, shown))
+                continue
+            edge = (task.key, target)
+            if target == task.key:
                 problems.warning(
-                    ptr, f"task {task.key!r} depends on itself: skipped", entity="dependency"
+                    ptr,
+                    f"task {task.key!r} depends on itself: kept in its list, not made a dependency",
+                    entity="dependency",
                 )
-                skipped.append(edge)
+                skip(task, index, edge)
             elif edge in seen:
                 problems.warning(
                     ptr,
-                    f"duplicate dependency {task.key!r} → {target!r} ignored",
+                    f"duplicate dependency {task.key!r} → {target!r}: made one dependency",
                     entity="dependency",
                 )
+                skip(task, index, None)
             else:
                 seen.add(edge)
-                candidates.append((edge, ptr))
+                candidates.append((edge, ptr, task, index))
 
     kept_existing = {e for e in existing_edges if e not in seen}
-    closing = cycle_closing_edges([e for e, _ in candidates], kept_existing)
+    closing = cycle_closing_edges([c[0] for c in candidates], kept_existing)
     accepted: list[Edge] = []
-    pointers = dict(candidates)
-    for edge, _ptr in candidates:
+    for edge, ptr, task, index in candidates:
         if edge in closing:
             path = " → ".join(closing[edge])
             problems.warning(
-                pointers[edge],
-                f"dependency cycle: {path}; the dependency {edge[0]!r} → {edge[1]!r} is skipped",
+                ptr,
+                f"dependency cycle: {path}; the dependency {edge[0]!r} → {edge[1]!r} is kept "
+                "in the list, not made a dependency",
                 entity="dependency",
             )
-            skipped.append(edge)
+            skip(task, index, edge)
         else:
             accepted.append(edge)
-    return TagPlan(name=tag.name, tasks=tasks, edges=accepted, skipped_edges=skipped)
+    return TagPlan(
+        name=tag.name,
+        tasks=tasks,
+        edges=accepted,
+        skipped_edges=skipped,
+        not_edges=not_edges,
+        skipped_count=sum(len(v) for v in not_edges.values()),
+    )
 
 
 def cycle_closing_edges(candidates: list[Edge], existing: set[Edge]) -> dict[Edge, list[str]]:

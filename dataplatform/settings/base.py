@@ -161,3 +161,5 @@ LOGGING = {
 FLOWBASE_LOCAL_DIR = BASE_DIR / ".local"
 # Completed/cancelled workflows older than this move to the `archive` schema (apps/ops).
 ARCHIVE_AFTER_DAYS = env.int("ARCHIVE_AFTER_DAYS", default=365)
+# import_filestore refuses JSON nested deeper than this (a tagged tasks file needs about 8).
+FILESTORE_MAX_JSON_DEPTH = env.int("FILESTORE_MAX_JSON_DEPTH", default=64)
