@@ -57,13 +57,6 @@ class Streamed:
         return f"<{self.count} streamed items>"
 
 
-class _Skipped:
-    """A container nested deeper than the limit (already reported)."""
-
-    __slots__ = ()
-
-
-SKIPPED = _Skipped()
 Path_ = tuple  # (key or index, ...) of a value from the root
 
 
@@ -180,7 +173,7 @@ class _Builder:
                 elif event in ("end_map", "end_array"):
                     self.skipping -= 1
                     if not self.skipping:
-                        self.add(SKIPPED)
+                        self.add(None)  # reported above; the file fails
                 continue
             if event == "map_key":
                 stack[-1][1] = intern(value)
