@@ -352,7 +352,8 @@ def index_scans_only(enabled: bool) -> None:
 
 
 def _copy(cursor, statement: str, rows: Iterable[Sequence]) -> None:
+    """COPY through psycopg's own cursor; its errors (a lost connection) as Django's."""
     raw = cursor.cursor if hasattr(cursor, "cursor") else cursor
-    with raw.copy(statement) as copy:
+    with connection.wrap_database_errors, raw.copy(statement) as copy:
         for row in rows:
             copy.write_row(row)

@@ -172,9 +172,11 @@ def test_ids_float_dotted_slug_and_duplicated(run_import):
     ):
         ok, report = run_import(REAL / name, project=name)
         assert ok, report["files"][0]["errors"]
-    keys = lambda p: set(
-        Task.objects.filter(workflow__project__name=p).values_list("external_key", flat=True)
-    )  # noqa: E731
+
+    def keys(project):
+        rows = Task.objects.filter(workflow__project__name=project)
+        return set(rows.values_list("external_key", flat=True))
+
     assert keys("float_ids.json") == {"1", "3", "3.1", "3.2", "3.3", "4"}
     assert ("master", "3.3", "3.2") in edges("float_ids.json")
     assert ("master", "4", "3.2") in edges("float_ids.json")
