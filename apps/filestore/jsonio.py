@@ -110,7 +110,8 @@ def _has_surrogate_escape(handle) -> bool:
 
 
 class _Builder:
-    """Builds values from (event, value) pairs; frames are [container, key, streamed count]."""
+    """Builds values from (event, value) pairs. A frame is [container, key, streamed count, path]
+    (count -1: not streamed; path: the streamed array's own path)."""
 
     def __init__(self, problems, stream, on_item, limit: int, *, check_surrogates: bool) -> None:
         self.problems = problems
@@ -122,24 +123,16 @@ class _Builder:
         self.stack: list[list] = []
         self.skipping = 0  # > 0 while inside a container deeper than the limit
 
-    def where(self, *extra) -> str:
-        parts = []
-        for container, key, count in self.stack:
-            if type(container) is dict:
-                parts.append(key)
-            elif count >= 0:
-                parts.append(count)
-            else:
-                parts.append(len(container))
-        return pointer(*parts, *extra)
-
     def path(self) -> Path_:
         return tuple(
             key if type(c) is dict else (count if count >= 0 else len(c))
-            for c, key, count in self.stack
+            for c, key, count, _ in self.stack
         )
 
-    def check(self, text: str, *, is_key: bool) -> None:
+    def where(self) -> str:
+        return pointer(*self.path())
+
+    def bad_text(self, text: str, *, is_key: bool) -> None:
         what = "key" if is_key else "string"
         if "\x00" in text:
             self.problems.error(self.where(), f"{what} contains a NUL character (\\u0000)")
@@ -158,7 +151,7 @@ class _Builder:
         if type(container) is dict:
             container[frame[1]] = value
         elif frame[2] >= 0:
-            self.on_item(self.path()[:-1], frame[2], value)
+            self.on_item(frame[3], frame[2], value)
             frame[2] += 1
         else:
             container.append(value)
@@ -166,21 +159,25 @@ class _Builder:
     def run(self, events: Iterator[tuple[str, Any]]) -> None:
         stack = self.stack
         intern = sys.intern
+        lone = _LONE_SURROGATE.search if self.check_surrogates else None
+        stream = self.stream
         for event, value in events:
             if self.skipping:
-                if event in ("start_map", "start_array"):
+                if event == "start_map" or event == "start_array":
                     self.skipping += 1
-                elif event in ("end_map", "end_array"):
+                elif event == "end_map" or event == "end_array":
                     self.skipping -= 1
                     if not self.skipping:
                         self.add(None)  # reported above; the file fails
                 continue
             if event == "map_key":
                 stack[-1][1] = intern(value)
-                self.check(value, is_key=True)
-            elif event == "string":
-                self.check(value, is_key=False)
-                self.add(value)
+                if "\x00" in value or (lone and lone(value)):
+                    self.bad_text(value, is_key=True)
+                continue
+            if event == "string":
+                if "\x00" in value or (lone and lone(value)):
+                    self.bad_text(value, is_key=False)
             elif event == "start_map" or event == "start_array":
                 if len(stack) >= self.limit:
                     self.problems.error(
@@ -191,17 +188,30 @@ class _Builder:
                     self.skipping = 1
                     continue
                 if event == "start_map":
-                    stack.append([{}, None, -1])
+                    stack.append([{}, None, -1, None])
+                elif stream is not None and len(stack) <= 2 and stream(path := self.path()):
+                    stack.append([Streamed(), None, 0, path])
                 else:
-                    streamed = self.stream is not None and self.stream(self.path())
-                    stack.append([Streamed(), None, 0] if streamed else [[], None, -1])
+                    stack.append([[], None, -1, None])
+                continue
             elif event == "end_map" or event == "end_array":
-                container, _, count = stack.pop()
+                container, _, count, _ = stack.pop()
                 if count >= 0:
                     container.count = count
-                self.add(container)
-            else:  # number, boolean, null
-                self.add(value)
+                value = container
+            # a complete value (string, number, boolean, null, or a closed container)
+            if not stack:
+                self.root = value
+                continue
+            frame = stack[-1]
+            container = frame[0]
+            if type(container) is dict:
+                container[frame[1]] = value
+            elif frame[2] >= 0:
+                self.on_item(frame[3], frame[2], value)
+                frame[2] += 1
+            else:
+                container.append(value)
 
 
 def _report_invalid(path: Path, problems: Problems, exc: Exception) -> None:

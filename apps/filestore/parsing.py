@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import re
 import tempfile
+from array import array
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -94,6 +96,7 @@ KNOWN_TASK_FIELDS = (
     "dependencies",
     "subtasks",
 )
+KNOWN_FIELDS = frozenset(KNOWN_TASK_FIELDS)
 TEXT_FIELDS = {"description": "description", "details": "details", "testStrategy": "test_strategy"}
 # Key inside Task.legacy holding what the export needs to write the record back as it was read.
 MARKER = "_filestore"
@@ -223,24 +226,28 @@ def valid_reference(dep: Any) -> bool:
 
 # --- the spill: texts of parsed tasks, until they are written -----------------------------------
 class Spill:
-    """Task texts kept out of memory: in memory up to a few MB, then a temporary file."""
+    """Task texts kept out of memory until they are written: in memory up to a few MB, then in a
+    temporary file. A slot is `texts JSON \x1e other keys JSON \x1e marker JSON` (JSON text never
+    holds a raw \x1e)."""
 
     def __init__(self) -> None:
         # Lives as long as the parsed file; ParsedFile.close() closes it.
         self.file = tempfile.SpooledTemporaryFile(max_size=8 << 20, mode="w+b")  # noqa: SIM115
-        self.end = 0
+        self.offsets = array("q", [0])
 
-    def put(self, values: list) -> tuple[int, int]:
-        data = json.dumps(values, ensure_ascii=False).encode("utf-8")
-        self.file.seek(self.end)
-        self.file.write(data)
-        offset = self.end
-        self.end += len(data)
-        return offset, len(data)
+    def put(self, texts: list[str], extras_json: str, marker_json: str) -> int:
+        data = "\x1e".join((json.dumps(texts, ensure_ascii=False), extras_json, marker_json))
+        self.file.write(data.encode("utf-8"))
+        self.offsets.append(self.file.tell())
+        return len(self.offsets) - 2
 
-    def get(self, where: tuple[int, int]) -> list:
-        self.file.seek(where[0])
-        return json.loads(self.file.read(where[1]).decode("utf-8"))
+    def get(self, slot: int) -> list:
+        """[title, description, details, test_strategy, extras JSON, marker JSON]."""
+        start, end = self.offsets[slot], self.offsets[slot + 1]
+        self.file.seek(start)
+        texts, extras, marker = self.file.read(end - start).decode("utf-8").split("\x1e")
+        self.file.seek(0, 2)
+        return [*json.loads(texts), extras, marker]
 
     def close(self) -> None:
         self.file.close()
@@ -257,7 +264,8 @@ class TaskRecord:
     status: str
     priority: int
     deps: tuple | None  # the dependency entries as written
-    payload: tuple[int, int]  # (offset, length) in the spill
+    slot: int  # its texts in the spill
+    index: int  # its position in tag.tasks
 
     @property
     def parent_key(self) -> str | None:
@@ -277,7 +285,7 @@ class TaskRecord:
 
     def texts(self) -> list:
         """[title, description, details, test_strategy, extras JSON, marker JSON]."""
-        return self.tag.spill.get(self.payload)
+        return self.tag.spill.get(self.slot)
 
     @property
     def title(self) -> str:
@@ -407,9 +415,12 @@ class _Tally:
     def __init__(self) -> None:
         self.seen: dict[tuple, list] = {}
 
-    def note(self, kind: tuple, ptr: str) -> None:
-        entry = self.seen.setdefault(kind, [0, ptr])
-        entry[0] += 1
+    def note(self, kind: tuple, where: Callable[[], str]) -> None:
+        entry = self.seen.get(kind)
+        if entry is None:
+            self.seen[kind] = [1, where()]
+        else:
+            entry[0] += 1
 
     def flush(self, problems: Problems) -> None:
         for kind, (count, ptr) in self.seen.items():
@@ -436,7 +447,7 @@ class TasksReader:
         self.problems = problems
         self.spill = spill
         self.tags: dict[tuple, TagRecord] = {}  # array path → tag
-        self.seen: dict[int, dict[str, str]] = {}  # id(tag) → key → pointer of its first use
+        self.seen: dict[int, dict[str, TaskRecord]] = {}  # id(tag) → key → its first record
         self.tally = _Tally()
         self.legacy_seen = False
 
@@ -498,30 +509,43 @@ class TasksReader:
     def _record(
         self, raw: Any, tag: TagRecord, parent: TaskRecord | None, pos: int, repeated: list
     ) -> TaskRecord | None:
+        """One task object → a record (None when invalid: every problem is reported)."""
         problems = self.problems
         parent_key = parent.key if parent is not None else None
-        what = "subtask" if parent is not None else "task"
-        ptr = _pointer_of(tag, parent, pos)
-        if not isinstance(raw, dict):
-            problems.error(ptr, f"a {what} must be an object, got {type_name(raw)}", entity="task")
+
+        def at(*field: str | int) -> str:  # pointers are built only for problems
+            base = (
+                child(tag.pointer, "tasks", pos)
+                if parent is None
+                else child(parent.pointer, "subtasks", pos)
+            )
+            return child(base, *field)
+
+        if type(raw) is not dict:
+            what = "subtask" if parent is not None else "task"
+            problems.error(at(), f"a {what} must be an object, got {type_name(raw)}", entity="task")
             return None
         ok = True
         marker: dict[str, Any] = {"keys": list(raw), "pos": pos}
 
         raw_id = raw.get("id")
-        own, reason = own_id(raw_id, parent_key)
-        key = None
+        if type(raw_id) is int and raw_id >= 0:
+            own, reason = str(raw_id), None
+        else:
+            own, reason = own_id(raw_id, parent_key)
+        key = ""
         if own is None:
-            problems.error(child(ptr, "id"), reason, entity="task")
+            problems.error(at("id"), reason, entity="task")
             ok = False
         else:
             key = own if parent_key is None else f"{parent_key}.{own}"
             seen = self.seen[id(tag)]
-            if key in seen:
+            first = seen.get(key)
+            if first is not None:
                 if parent is None:
                     problems.error(
-                        child(ptr, "id"),
-                        f"duplicate task id {key!r} in tag {tag.name!r} (first at {seen[key]})",
+                        at("id"),
+                        f"duplicate task id {key!r} in tag {tag.name!r} (first at {first.pointer})",
                         entity="task",
                     )
                     ok = False
@@ -532,60 +556,58 @@ class TasksReader:
                     key = f"{key}{DUPLICATE_MARK}{n}"
                     repeated.append(key)
             if ok and len(key) > KEY_MAX:
-                problems.error(child(ptr, "id"), "id is too long", entity="task")
+                problems.error(at("id"), "id is too long", entity="task")
                 ok = False
-            if ok:
-                seen[key] = ptr
-                written_own = key if parent_key is None else key[len(parent_key) + 1 :]
-                if not (type(raw_id) is int and str(raw_id) == written_own):
-                    marker["id"] = raw_id
-        nulls = [f for f in KNOWN_TASK_FIELDS[1:] if f in raw and raw[f] is None]
+            written_own = key if parent_key is None else key[len(parent_key) + 1 :]
+            if not (type(raw_id) is int and str(raw_id) == written_own):
+                marker["id"] = raw_id
+        nulls = [k for k, v in raw.items() if v is None and k in KNOWN_FIELDS]
         if nulls:
             marker["null"] = nulls
 
-        texts: dict[str, str] = {}
-        for source, column in TEXT_FIELDS.items():
+        texts = ["", "", "", ""]  # title, description, details, test_strategy
+        for slot, source in ((1, "description"), (2, "details"), (3, "testStrategy")):
             value = raw.get(source)
-            if value is None:
-                texts[column] = ""
-            elif isinstance(value, str):
-                texts[column] = value
-            else:
+            if type(value) is str:
+                texts[slot] = value
+            elif value is not None:
                 problems.error(
-                    child(ptr, source),
+                    at(source),
                     f"'{source}' must be a string, got {type_name(value)}",
                     entity="task",
                 )
                 ok = False
 
         title = raw.get("title")
-        if isinstance(title, str) and title.strip():
+        if type(title) is str and title.strip():
             if len(title) > TITLE_MAX:
                 problems.error(
-                    child(ptr, "title"),
-                    f"'title' is longer than {TITLE_MAX} characters",
-                    entity="task",
+                    at("title"), f"'title' is longer than {TITLE_MAX} characters", entity="task"
                 )
                 ok = False
-        elif (title is None or isinstance(title, str)) and texts.get("description", "").strip():
-            if isinstance(title, str):
+        elif (title is None or type(title) is str) and texts[1].strip():
+            if type(title) is str:
                 marker["title"] = title
-            title = derive_title(texts["description"])
-            self.tally.note(("title",), child(ptr, "title"))
+            title = derive_title(texts[1])
+            self.tally.note(("title",), lambda: at("title"))
         else:
             problems.error(
-                child(ptr, "title"),
+                at("title"),
                 f"'title' is required (a non-empty string, or a description), got {type_name(title)}",
                 entity="task",
             )
             ok = False
+        texts[0] = title
 
         raw_status = raw.get("status")
-        status, foreign = status_of(raw_status)
+        status = STATUS_NATIVE.get(raw_status) if type(raw_status) is str else None
+        foreign = False
+        if status is None:
+            status, foreign = status_of(raw_status)
         if status is None:
             allowed = ", ".join(sorted(STATUS_NATIVE))
             problems.error(
-                child(ptr, "status"),
+                at("status"),
                 f"unknown status {raw_status!r} (expected one of: {allowed})",
                 entity="task",
             )
@@ -594,32 +616,36 @@ class TasksReader:
             if raw_status is not None and raw_status != STATUS_EXPORT[status]:
                 marker["status"] = raw_status
             if foreign:
-                self.tally.note(("status", raw_status, STATUS_EXPORT[status]), child(ptr, "status"))
+                kind = ("status", raw_status, STATUS_EXPORT[status])
+                self.tally.note(kind, lambda: at("status"))
 
         raw_priority = raw.get("priority")
-        priority, foreign = priority_of(raw_priority)
+        priority = PRIORITY_NATIVE.get(raw_priority) if type(raw_priority) is str else None
+        foreign = False
         if priority is None:
-            if isinstance(raw_priority, int) and not isinstance(raw_priority, bool):
+            priority, foreign = priority_of(raw_priority)
+        if priority is None:
+            if type(raw_priority) is int:
                 message = f"priority {raw_priority} is outside 0-10"
             else:
                 message = (
                     f"unknown priority {raw_priority!r} "
                     "(expected critical, high, medium, low or 0-10)"
                 )
-            problems.error(child(ptr, "priority"), message, entity="task")
+            problems.error(at("priority"), message, entity="task")
             ok = False
         else:
             if raw_priority is not None and raw_priority != PRIORITY_EXPORT.get(priority):
                 marker["priority"] = raw_priority
             if foreign:
-                mapped = PRIORITY_EXPORT.get(priority, priority)
-                self.tally.note(("priority", raw_priority, mapped), child(ptr, "priority"))
+                kind = ("priority", raw_priority, PRIORITY_EXPORT.get(priority, priority))
+                self.tally.note(kind, lambda: at("priority"))
 
         deps: tuple | None = None
         raw_deps = raw.get("dependencies")
-        if raw_deps is not None and not isinstance(raw_deps, list):
+        if raw_deps is not None and type(raw_deps) is not list:
             problems.error(
-                child(ptr, "dependencies"),
+                at("dependencies"),
                 f"'dependencies' must be an array, got {type_name(raw_deps)}",
                 entity="dependency",
             )
@@ -628,7 +654,7 @@ class TasksReader:
             for index, dep in enumerate(raw_deps):
                 if not valid_reference(dep):
                     problems.error(
-                        child(ptr, "dependencies", index),
+                        at("dependencies", index),
                         f"dependency {dep!r} is neither a task id nor a 'task.subtask' reference",
                         entity="dependency",
                     )
@@ -636,22 +662,13 @@ class TasksReader:
             deps = tuple(raw_deps)
             marker["deps"] = raw_deps
 
-        extras = {k: v for k, v in raw.items() if k not in KNOWN_TASK_FIELDS}
+        extras = {k: v for k, v in raw.items() if k not in KNOWN_FIELDS}
         if MARKER in extras:
-            problems.error(child(ptr, MARKER), f"field name {MARKER!r} is reserved", entity="task")
+            problems.error(at(MARKER), f"field name {MARKER!r} is reserved", entity="task")
             ok = False
         if not ok:
             return None
-        payload = self.spill.put(
-            [
-                title,
-                texts["description"],
-                texts["details"],
-                texts["test_strategy"],
-                jsonio.dumps(extras),
-                jsonio.dumps(marker),
-            ]
-        )
+        slot = self.spill.put(texts, jsonio.dumps(extras) if extras else "{}", jsonio.dumps(marker))
         record = TaskRecord(
             key=key,
             parent=parent,
@@ -661,8 +678,10 @@ class TasksReader:
             status=status,
             priority=priority,
             deps=deps,
-            payload=payload,
+            slot=slot,
+            index=len(tag.tasks),
         )
+        self.seen[id(tag)][key] = record
         tag.tasks.append(record)
         return record
 

@@ -9,8 +9,9 @@ form that resolves to the same task (`reference_for`):
 
 from __future__ import annotations
 
+from array import array
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -79,11 +80,11 @@ def plan_tag(
     close a cycle through them is refused as well. (Re-import replaces the file tasks' own
     dependencies, so only edges from tasks outside the file can be kept.)
     """
-    keys = {t.key for t in tag.tasks}
-    exists = keys.__contains__
+    index_of = {t.key: t.index for t in tag.tasks}
+    exists = index_of.__contains__
     tasks = sorted(tag.tasks, key=lambda t: t.level)  # stable: file order inside a level
-    candidates: list[tuple[Edge, str, TaskRecord, int]] = []
-    seen: set[Edge] = set()
+    # candidate edges as parallel arrays: task index, target index, entry index
+    src, dst, entry = array("q"), array("q"), array("q")
     skipped: list[Edge] = []
     not_edges: dict[int, list[int]] = {}
 
@@ -92,55 +93,74 @@ def plan_tag(
         if edge is not None:
             skipped.append(edge)
 
+    def at(task: TaskRecord, index: int) -> str:
+        return child(task.pointer, "dependencies", index)
+
     for task in tag.tasks:
         if not task.deps:
             continue
-        base = task.pointer
+        targets: set[str] = set()
+        parent_key = task.parent_key
         for index, dep in enumerate(task.deps):
-            ptr = child(base, "dependencies", index)
-            target = resolve(dep, task.parent_key, exists)
+            target = resolve(dep, parent_key, exists)
             if target is None:
                 shown = str(dep).strip()
                 problems.warning(
-                    ptr,
+                    at(task, index),
                     f"task {task.key!r} depends on {shown!r}, which does not exist in tag "
                     f"{tag.name!r}: kept in its list, not made a dependency",
                     entity="dependency",
                 )
                 skip(task, index, (task.key, shown))
-                continue
-            edge = (task.key, target)
-            if target == task.key:
+            elif target == task.key:
                 problems.warning(
-                    ptr,
+                    at(task, index),
                     f"task {task.key!r} depends on itself: kept in its list, not made a dependency",
                     entity="dependency",
                 )
-                skip(task, index, edge)
-            elif edge in seen:
+                skip(task, index, (task.key, target))
+            elif target in targets:
                 problems.warning(
-                    ptr,
+                    at(task, index),
                     f"duplicate dependency {task.key!r} → {target!r}: made one dependency",
                     entity="dependency",
                 )
                 skip(task, index, None)
             else:
-                seen.add(edge)
-                candidates.append((edge, ptr, task, index))
+                targets.add(target)
+                src.append(task.index)
+                dst.append(index_of[target])
+                entry.append(index)
 
-    kept_existing = {e for e in existing_edges if e not in seen}
-    closing = cycle_closing_edges([c[0] for c in candidates], kept_existing)
+    records = tag.tasks
+    if existing_edges:
+        closing = cycle_closing_edges(
+            [(records[a].key, records[b].key) for a, b in zip(src, dst, strict=True)],
+            set(existing_edges),
+        )
+    else:
+        # only edges among the nodes an acyclic peeling cannot remove can close a cycle
+        stuck = _cyclic_part(len(records), src, dst)
+        closing = cycle_closing_edges(
+            [
+                (records[a].key, records[b].key)
+                for a, b in zip(src, dst, strict=True)
+                if a in stuck and b in stuck
+            ],
+            set(),
+        )
     accepted: list[Edge] = []
-    for edge, ptr, task, index in candidates:
-        if edge in closing:
+    for a, b, index in zip(src, dst, entry, strict=True):
+        edge = (records[a].key, records[b].key)
+        if closing and edge in closing:
             path = " → ".join(closing[edge])
             problems.warning(
-                ptr,
+                at(records[a], index),
                 f"dependency cycle: {path}; the dependency {edge[0]!r} → {edge[1]!r} is kept "
                 "in the list, not made a dependency",
                 entity="dependency",
             )
-            skip(task, index, edge)
+            skip(records[a], index, edge)
         else:
             accepted.append(edge)
     return TagPlan(
@@ -151,6 +171,83 @@ def plan_tag(
         not_edges=not_edges,
         skipped_count=sum(len(v) for v in not_edges.values()),
     )
+
+
+def _csr(n: int, src: array, dst: array) -> tuple[array, array]:
+    """Adjacency of n nodes as (start offsets, targets): node v's targets are
+    targets[start[v]:start[v + 1]]."""
+    start = array("q", bytes(8 * (n + 1)))
+    for a in src:
+        start[a + 1] += 1
+    for v in range(n):
+        start[v + 1] += start[v]
+    fill = array("q", start)
+    targets = array("q", bytes(8 * len(dst)))
+    for a, b in zip(src, dst, strict=True):
+        targets[fill[a]] = b
+        fill[a] += 1
+    return start, targets
+
+
+def _cyclic_part(n: int, src: array, dst: array) -> set[int]:
+    """Nodes left after repeatedly removing those nothing points to (Kahn): every cycle is among
+    them. Integer arrays, so a file of a million tasks costs a few megabytes here."""
+    if not src:
+        return set()
+    start, targets = _csr(n, src, dst)
+    indegree = array("q", bytes(8 * n))
+    for b in dst:
+        indegree[b] += 1
+    ready = [v for v in range(n) if indegree[v] == 0]
+    removed = 0
+    while ready:
+        v = ready.pop()
+        removed += 1
+        for i in range(start[v], start[v + 1]):
+            t = targets[i]
+            indegree[t] -= 1
+            if indegree[t] == 0:
+                ready.append(t)
+    if removed == n:
+        return set()
+    return {v for v in range(n) if indegree[v] > 0}
+
+
+def write_order(plan: TagPlan) -> Iterator[tuple[int, int]]:
+    """The accepted edges as (task index, target index), dependents first: a task's edges before
+    those of the tasks it depends on.
+
+    The database's cycle trigger walks, for each new edge a → b, everything b already reaches. In
+    this order b's own edges are not written yet (or only in the same batch), so each walk stays
+    inside one batch instead of crossing the whole graph: bulk imports stay linear in batches.
+    """
+    if not plan.edges:
+        return
+    records = plan.tasks
+    n = max(t.index for t in records) + 1
+    index_of = {t.key: t.index for t in records}
+    src = array("q", (index_of[a] for a, _ in plan.edges))
+    dst = array("q", (index_of[b] for _, b in plan.edges))
+    start, targets = _csr(n, src, dst)
+    indegree = array("q", bytes(8 * n))
+    for b in dst:
+        indegree[b] += 1
+    ready = deque(v for v in range(n) if indegree[v] == 0)
+    written = 0
+    while ready:
+        v = ready.popleft()
+        for i in range(start[v], start[v + 1]):
+            t = targets[i]
+            yield v, t
+            written += 1
+            indegree[t] -= 1
+            if indegree[t] == 0:
+                ready.append(t)
+    if written != len(plan.edges):  # a cycle slipped through: the rest, the database decides
+        for v in range(n):
+            if indegree[v] > 0:
+                for i in range(start[v], start[v + 1]):
+                    yield v, targets[i]
 
 
 def cycle_closing_edges(candidates: list[Edge], existing: set[Edge]) -> dict[Edge, list[str]]:
@@ -304,32 +401,3 @@ def strongly_connected(edges: list[Edge]) -> dict[str, int]:
                         break
                 n_components += 1
     return component
-
-
-def insertion_order(edges: list[Edge]) -> list[Edge]:
-    """The (acyclic) edges ordered dependents first: a task's edges before those of the tasks it
-    depends on.
-
-    The database's cycle trigger walks, for each new edge a → b, everything b already reaches. In
-    this order b's own edges are not written yet (or only in the same batch), so each walk stays
-    inside one batch instead of crossing the whole graph: bulk imports stay linear in batches.
-    """
-    out: dict[str, list[Edge]] = {}
-    indegree: dict[str, int] = {}
-    for a, b in edges:
-        out.setdefault(a, []).append((a, b))
-        indegree[b] = indegree.get(b, 0) + 1
-        indegree.setdefault(a, 0)
-    ready = deque(node for node, degree in indegree.items() if degree == 0)
-    ordered: list[Edge] = []
-    while ready:
-        node = ready.popleft()
-        for edge in out.get(node, ()):
-            ordered.append(edge)
-            indegree[edge[1]] -= 1
-            if indegree[edge[1]] == 0:
-                ready.append(edge[1])
-    if len(ordered) != len(edges):  # a cycle slipped through: keep the rest, the database decides
-        placed = set(ordered)
-        ordered += [e for e in edges if e not in placed]
-    return ordered

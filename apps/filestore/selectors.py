@@ -36,6 +36,15 @@ def workflow_dependency_keys(workflow_id: int | None) -> set[tuple[str, str]]:
     return {(keys[a], keys[b]) for a, b in rows if a in keys and b in keys}
 
 
+def task_ids(workflow_id: int, keys: list[str]) -> dict[str, int]:
+    """external_key → id of these tasks of the workflow."""
+    return dict(
+        Task.objects.filter(workflow_id=workflow_id, external_key__in=keys).values_list(
+            "external_key", "id"
+        )
+    )
+
+
 def workflow_task_ids(workflow_id: int) -> dict[str, int]:
     return dict(
         Task.objects.filter(workflow_id=workflow_id, external_key__isnull=False).values_list(

@@ -11,6 +11,7 @@ import json
 import logging
 import re
 import time
+from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +30,7 @@ from apps.filestore.parsing import (
     legacy_json,
     parse_file,
 )
-from apps.filestore.planning import TagPlan, insertion_order, plan_tag
+from apps.filestore.planning import TagPlan, plan_tag, write_order
 from apps.filestore.problems import Problems
 from apps.filestore.report import FileReport, ImportReport
 from apps.projects.models import Project
@@ -41,7 +42,7 @@ logger = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]
 DEFAULT_BATCH_SIZE = 5000
 # The database's per-row cycle check walks the edges of the current batch (see
-# planning.insertion_order), so its cost grows with this size; 5000 measured best (40k tasks).
+# planning.write_order), so its cost grows with this size; 5000 measured best (40k tasks).
 DEPENDENCY_BATCH_SIZE = 5000
 # From this many dependencies on, statistics are refreshed and index scans forced for them.
 ANALYZE_AFTER = 2000
@@ -69,7 +70,8 @@ class FileJob:
     # found while writing; each attempt starts afresh
     write_problems: Problems | None = None
     where: str = ""  # JSON pointer of what is being written (for database errors)
-    ids: dict[str, int] = field(default_factory=dict)  # external key → id, current tag
+    # (plan, database id by record index) of each tag written: messages name tasks by file ids
+    written: list[tuple[TagPlan, array]] = field(default_factory=list)
 
 
 # --- import --------------------------------------------------------------------------------------
@@ -225,7 +227,7 @@ def file_import(
 def _start_attempt(job: FileJob) -> None:
     job.write_problems = Problems(str(job.parsed.path))
     job.where = ""
-    job.ids = {}
+    job.written = []
     _reset_counts(job)
 
 
@@ -248,7 +250,7 @@ def _describe_database_error(exc: DatabaseError, job: FileJob) -> str:
         detail = lines[0] if lines else type(exc).__name__
         return f"database connection lost, nothing written for this file: {detail}"
     message = lines[0] if lines else type(exc).__name__
-    key_of = {v: k for k, v in job.ids.items()}
+    key_of = {ids[t.index]: t.key for plan, ids in job.written for t in plan.tasks}
 
     def by_file_id(match: re.Match) -> str:
         ids = [int(n) for n in match.group(2).split(" -> ")]
@@ -375,9 +377,10 @@ def staged_values(task: TaskRecord, plan: TagPlan) -> tuple:
     return (title, description, details, test_strategy, task.status, task.priority, legacy)
 
 
-def task_row(order: int, task: TaskRecord, ids: dict[str, int], plan: TagPlan) -> tuple:
-    """The staged row of one task: (ord, external_key, parent_id, *staged_values)."""
-    parent_id = ids[task.parent.key] if task.parent is not None else None
+def task_row(order: int, task: TaskRecord, ids, plan: TagPlan) -> tuple:
+    """The staged row of one task: (ord, external_key, parent_id, *staged_values); `ids` holds
+    the database id of each record by its index (parents are written first)."""
+    parent_id = ids[task.parent.index] if task.parent is not None else None
     return (order, task.key, parent_id, *staged_values(task, plan))
 
 
@@ -405,7 +408,8 @@ def _write_tag(
     tasks = report.counts("task")
     total = len(plan.tasks) + len(plan.edges)
     done = 0
-    ids: dict[str, int] = {}
+    ids = array("q", bytes(8 * len(tag.tasks)))  # database id by record index
+    job.written.append((plan, ids))
     for level in plan.levels:  # parents are written (and their ids known) before subtasks
         for start in range(0, len(level), batch_size):
             batch = level[start : start + batch_size]
@@ -415,11 +419,12 @@ def _write_tag(
             tasks.created += created
             tasks.updated += updated
             tasks.unchanged += len(batch) - created - updated
+            found = selectors.task_ids(workflow_id, [t.key for t in batch])
+            for t in batch:
+                ids[t.index] = found[t.key]
             done += len(batch)
             if progress:
                 progress(f"{tag.name}: tasks", done, total)
-        ids = selectors.workflow_task_ids(workflow_id)
-        job.ids = ids
     job.where = tag.pointer
     bulk = len(plan.edges) >= ANALYZE_AFTER
     if bulk:
@@ -428,13 +433,12 @@ def _write_tag(
 
     deps = report.counts("dependency")
     deps.skipped += plan.skipped_count
-    edges = [(ids[a], ids[b]) for a, b in insertion_order(plan.edges)]
     if tasks.created < len(plan.tasks):  # the file's tasks get exactly the file's dependencies
-        file_task_ids = [ids[t.key] for t in plan.tasks]
-        deps.deleted += sql.sync_dependencies(workflow_id, file_task_ids, edges)
+        keep = [(ids[a], ids[b]) for a, b in write_order(plan)]
+        deps.deleted += sql.sync_dependencies(workflow_id, ids.tolist(), keep)
+        del keep
     dep_batch = min(batch_size, DEPENDENCY_BATCH_SIZE)
-    for start in range(0, len(edges), dep_batch):
-        batch = edges[start : start + dep_batch]
+    for batch in _chunks(((ids[a], ids[b]) for a, b in write_order(plan)), dep_batch):
         created = sql.insert_dependencies_batch(workflow_id, batch)
         deps.created += created
         deps.unchanged += len(batch) - created
@@ -445,12 +449,22 @@ def _write_tag(
         sql.index_scans_only(False)
 
     if job.prune:
-        keys = [t.key for t in plan.tasks]
         _, per_model = (
-            Task.objects.filter(workflow_id=workflow_id).exclude(external_key__in=keys).delete()
+            Task.objects.filter(workflow_id=workflow_id).exclude(pk__in=ids.tolist()).delete()
         )
         tasks.deleted += per_model.get("tasks.Task", 0)
         deps.deleted += per_model.get("tasks.TaskDependency", 0)
+
+
+def _chunks(items, size: int):
+    batch = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 # --- n8n workflows -------------------------------------------------------------------------------
