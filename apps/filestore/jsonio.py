@@ -259,9 +259,18 @@ def _default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
+_COMPACT = json.JSONEncoder(ensure_ascii=False, default=_default)
+_INDENTED = json.JSONEncoder(ensure_ascii=False, default=_default, indent=2)
+
+
 def dumps(value: Any, *, indent: int | None = None) -> str:
     """json.dumps that writes a Decimal as the number it is (`2.50` stays `2.50`)."""
-    text = json.dumps(value, ensure_ascii=False, default=_default, indent=indent)
+    if indent is None:
+        text = _COMPACT.encode(value)
+    elif indent == 2:
+        text = _INDENTED.encode(value)
+    else:
+        text = json.dumps(value, ensure_ascii=False, default=_default, indent=indent)
     if "\\u0000num:" in text:
         text = _NUMBER_PLACEHOLDER.sub(r"\1", text)
     return text

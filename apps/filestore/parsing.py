@@ -227,27 +227,40 @@ def valid_reference(dep: Any) -> bool:
 # --- the spill: texts of parsed tasks, until they are written -----------------------------------
 class Spill:
     """Task texts kept out of memory until they are written: in memory up to a few MB, then in a
-    temporary file. A slot is `texts JSON \x1e other keys JSON \x1e marker JSON` (JSON text never
-    holds a raw \x1e)."""
+    temporary file. A slot is its six strings joined by NUL (title, description, details,
+    test_strategy, other keys JSON, marker JSON): a string with a NUL fails its file at parse
+    time, so a slot that is read back never holds one."""
+
+    FLUSH = 1 << 20
 
     def __init__(self) -> None:
         # Lives as long as the parsed file; ParsedFile.close() closes it.
         self.file = tempfile.SpooledTemporaryFile(max_size=8 << 20, mode="w+b")  # noqa: SIM115
         self.offsets = array("q", [0])
+        self.pending: list[bytes] = []
+        self.pending_size = 0
 
-    def put(self, texts: list[str], extras_json: str, marker_json: str) -> int:
-        data = "\x1e".join((json.dumps(texts, ensure_ascii=False), extras_json, marker_json))
-        self.file.write(data.encode("utf-8"))
-        self.offsets.append(self.file.tell())
+    def put(self, texts: list[str]) -> int:
+        data = "\x00".join(texts).encode("utf-8", "surrogatepass")
+        self.pending.append(data)
+        self.pending_size += len(data)
+        self.offsets.append(self.offsets[-1] + len(data))
+        if self.pending_size > self.FLUSH:
+            self._flush()
         return len(self.offsets) - 2
 
-    def get(self, slot: int) -> list:
+    def _flush(self) -> None:
+        if self.pending:
+            self.file.seek(0, 2)
+            self.file.write(b"".join(self.pending))
+            self.pending, self.pending_size = [], 0
+
+    def get(self, slot: int) -> list[str]:
         """[title, description, details, test_strategy, extras JSON, marker JSON]."""
+        self._flush()
         start, end = self.offsets[slot], self.offsets[slot + 1]
         self.file.seek(start)
-        texts, extras, marker = self.file.read(end - start).decode("utf-8").split("\x1e")
-        self.file.seek(0, 2)
-        return [*json.loads(texts), extras, marker]
+        return self.file.read(end - start).decode("utf-8", "surrogatepass").split("\x00")
 
     def close(self) -> None:
         self.file.close()
@@ -668,7 +681,9 @@ class TasksReader:
             ok = False
         if not ok:
             return None
-        slot = self.spill.put(texts, jsonio.dumps(extras) if extras else "{}", jsonio.dumps(marker))
+        texts.append(jsonio.dumps(extras) if extras else "{}")
+        texts.append(jsonio.dumps(marker))
+        slot = self.spill.put(texts)
         record = TaskRecord(
             key=key,
             parent=parent,
