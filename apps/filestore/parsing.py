@@ -97,7 +97,6 @@ KNOWN_TASK_FIELDS = (
     "subtasks",
 )
 KNOWN_FIELDS = frozenset(KNOWN_TASK_FIELDS)
-TEXT_FIELDS = {"description": "description", "details": "details", "testStrategy": "test_strategy"}
 # Key inside Task.legacy holding what the export needs to write the record back as it was read.
 MARKER = "_filestore"
 TITLE_MAX = 500
@@ -190,11 +189,6 @@ def own_id(raw: Any, parent_key: str | None) -> tuple[str | None, str | None]:
 def render_own(own: str) -> int | str:
     """The JSON form export_tasks writes for an id's own part: 7 for '7', 'setup-db' for a slug."""
     return int(own) if own.isdigit() and (own == "0" or not own.startswith("0")) else own
-
-
-def own_part(key: str, parent_key: str | None) -> str:
-    own = key[len(parent_key) + 1 :] if parent_key is not None else key
-    return own.split(DUPLICATE_MARK, 1)[0]
 
 
 def type_name(value: Any) -> str:
@@ -754,12 +748,6 @@ class TasksReader:
         tag.keys = list(body)
         tag.extra = {k: v for k, v in body.items() if k not in ("tasks", "metadata")}
         return tag
-
-
-def _pointer_of(tag: TagRecord, parent: TaskRecord | None, pos: int) -> str:
-    if parent is None:
-        return child(tag.pointer, "tasks", pos)
-    return child(parent.pointer, "subtasks", pos)
 
 
 def _count(raw: Any, tag: TagRecord) -> None:

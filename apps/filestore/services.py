@@ -66,6 +66,7 @@ class FileJob:
     report: FileReport
     run: ImportRun
     prune: bool = False
+    strict: bool = False  # warnings found while writing are errors too
     plans: list[TagPlan] = field(default_factory=list)
     # found while writing; each attempt starts afresh
     write_problems: Problems | None = None
@@ -158,7 +159,7 @@ def _prepare(
             f"{source.path.parent} first (one {source.role} file per project)",
         )
     report = FileReport(str(source.path), parsed.kind, project=project_name)
-    job = FileJob(source, project_name, parsed, report, run, prune=prune)
+    job = FileJob(source, project_name, parsed, report, run, prune=prune, strict=strict)
     if parsed.ok and parsed.tasks is not None:
         job.plans = [plan_tag(tag, parsed.problems) for tag in parsed.tasks.tags]
     if strict:
@@ -496,7 +497,8 @@ def _n8n_name(job: FileJob, project: Project | None, wf: N8nWorkflow, current) -
         ]
         name = next(c for c in candidates if not _name_taken(job, project, c, current))
     if name != wanted:
-        job.write_problems.warning(
+        report = job.write_problems.error if job.strict else job.write_problems.warning
+        report(
             f"{wf.pointer}/name",
             f"workflow name {wanted!r} is already used by another workflow of project "
             f"{job.project_name!r}: imported as {name!r}",

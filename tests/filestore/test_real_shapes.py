@@ -365,3 +365,70 @@ def test_export_format_choice(run_import, tmp_path):
         export(tmp_path, "Shape", "--format", "legacy")
     one, _ = export(tmp_path, "Shape", "--format", "legacy", "--workflow", "feature-digest")
     assert one["tasks"][0]["title"] == "Digest opt-out"
+
+
+def test_tasks_made_in_the_admin_export_in_canonical_form(run_import, tmp_path):
+    run_import(REAL / "dotted_ids.json", project="Admin")
+    workflow = Workflow.objects.get(project__name="Admin")
+    parent = Task.objects.get(workflow=workflow, external_key="14")
+    top = Task.objects.create(workflow=workflow, external_key="16", title="Made in the admin")
+    sub = Task.objects.create(
+        workflow=workflow, parent=parent, external_key="14.4", title="Sub", status="review"
+    )
+    TaskDependency.objects.create(task=sub, depends_on=top)
+    TaskDependency.objects.create(task=top, depends_on=parent)
+    exported, path = export(tmp_path, "Admin")
+    tasks = exported["master"]["tasks"]
+    assert tasks[-1] == {
+        "id": 16,
+        "title": "Made in the admin",
+        "description": "",
+        "details": "",
+        "testStrategy": "",
+        "status": "pending",
+        "priority": "medium",
+        "dependencies": [14],
+        "subtasks": [],
+    }
+    assert tasks[1]["subtasks"][-1]["dependencies"] == ["16"]  # a string: top-level task 16
+    assert tasks[1]["subtasks"][-1]["status"] == "review"
+    run_import(path, project="Admin copy")
+    assert edges("Admin copy") == edges("Admin")
+
+
+def test_markers_written_before_key_order_was_kept_still_export(run_import, tmp_path):
+    run_import(REAL / "dotted_ids.json", project="Old")
+    task = Task.objects.get(workflow__project__name="Old", external_key="15")
+    task.legacy = {"_filestore": {"absent": ["details", "testStrategy", "subtasks"], "id": "15"}}
+    task.save()
+    exported, _ = export(tmp_path, "Old")
+    assert exported["master"]["tasks"][2] == {
+        "id": "15",
+        "title": "Audit log",
+        "description": "Who called what.",
+        "status": "pending",
+        "priority": "low",
+        "dependencies": ["14.3", 13],
+    }
+
+
+def test_dry_run_predicts_the_sync(run_import, tmp_path):
+    path = tmp_path / "tasks.json"
+    tasks = [
+        {"id": 1, "title": "One", "dependencies": [2]},
+        {"id": 2, "title": "Two", "dependencies": []},
+        {"id": 3, "title": "Three", "dependencies": [1]},
+    ]
+    path.write_text(json.dumps({"tasks": tasks}))
+    run_import(path, project="Dry sync")
+    tasks[0]["dependencies"], tasks[1]["dependencies"] = [], [1]
+    tasks.pop()
+    path.write_text(json.dumps({"tasks": tasks}))
+    for options in ({}, {"prune": True}):
+        _, planned = run_import(path, project="Dry sync", dry_run=True, **options)
+        _, done = run_import(path, project="Dry sync", **options)
+        for entity in ("task", "dependency"):
+            keys = ("created", "updated", "unchanged", "deleted", "skipped")
+            assert {k: totals(planned, entity)[k] for k in keys} == {
+                k: totals(done, entity)[k] for k in keys
+            }, (options, entity)
