@@ -1,7 +1,8 @@
 """import_filestore vs raw COPY vs a naive ORM import, export throughput, and peak memory.
 
 `python bench/import.py [--tasks 100000] [--naive-tasks 20000] [--reps 5] [--naive-reps 2]
-[--rss-tasks 300000]` — about 12 minutes on the shared 2-core machine with the defaults.
+[--rss-tasks 300000]` — 20-25 minutes on the shared 2-core machine with the defaults (each part can
+be skipped: --reps 0, --naive-reps 0, --rss-tasks 0; --reps 2 --naive-tasks 10000 takes ~12).
 
 Runs in its own database (flowbase_bench_import, created, migrated and dropped again), so the demo
 data of `make run` is untouched. Every writer starts from the same parsed and planned records, so
