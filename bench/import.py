@@ -1,21 +1,42 @@
-"""Importer vs naive ORM vs raw COPY on one generated 100k-task tasks.json (`python bench/import.py`).
+"""import_filestore vs raw COPY vs a naive ORM import, export throughput, and peak memory.
+
+`python bench/import.py [--tasks 100000] [--naive-tasks 20000] [--reps 5] [--naive-reps 2]
+[--rss-tasks 300000]` — 20-25 minutes on the shared 2-core machine with the defaults (each part can
+be skipped: --reps 0, --naive-reps 0, --rss-tasks 0; --reps 2 --naive-tasks 10000 takes ~12).
 
 Runs in its own database (flowbase_bench_import, created, migrated and dropped again), so the demo
-data of `make run` is untouched. The naive importer (one ORM save() per task and per dependency)
-is timed on a 10k-task subset and scaled linearly; the output says so (linear scaling flatters
-it: its per-row cycle checks walk ever larger graphs). All three writers run with the same
-`pgtrigger.ignore` transaction setting (apps/filestore/sql.py: pgtrigger_fast_path).
+data of `make run` is untouched. Every writer starts from the same parsed and planned records, so
+the rows must be identical, and the script checks that they are (tasks by file id with every
+column the import writes, dependencies by file ids). Writers run interleaved (the order flips
+each repetition) into empty task tables; p50 and p95 over the repetitions are printed.
+
+- importer: `filestore_import` (COPY into a staging table, batched upserts, dependencies in
+  dependents-first order).
+- raw COPY: the same rows COPYed straight into the tables, ids reserved up front, with the
+  importer's session settings (the `pgtrigger.ignore` fast path; fresh statistics and index scans
+  for a bulk dependency write). All triggers on, as for the importer.
+- naive ORM: one `save()` per task and per dependency, same records, same session setting. It is
+  measured on its own smaller file (--naive-tasks), where it finishes in minutes, next to the
+  importer on that same file: per-task rates compared at the same size, never extrapolated.
+- peak RSS: `import_filestore` in a child process on a ~100 MB file of --rss-tasks small tasks
+  (the hard case: many objects per byte), next to `json.load` of the same file.
 """
 
 import argparse
+import io
 import json
 import os
+import statistics
+import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 BENCH_DB = "flowbase_bench_import"
+# Measured before the streaming importer (commit d048429, same machine, same generator):
+RSS_BEFORE = {"file_mb": 101.9, "tasks": 300_000, "peak_mb": 647.0}
 
 
 def _point_at_bench_database() -> str:
@@ -34,94 +55,51 @@ with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
     admin.execute(f"CREATE DATABASE {BENCH_DB}")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _setup import ratio, timed  # noqa: E402
+from _setup import ROOT  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection, connections, transaction  # noqa: E402
 
-from apps.filestore import sql  # noqa: E402
+from apps.filestore import jsonio, sql  # noqa: E402
+from apps.filestore.exporting import write_tasks_json  # noqa: E402
 from apps.filestore.parsing import parse_file  # noqa: E402
-from apps.filestore.planning import plan_tag  # noqa: E402
-from apps.filestore.services import filestore_import, project_ensure  # noqa: E402
+from apps.filestore.planning import plan_tag, write_order  # noqa: E402
+from apps.filestore.services import (  # noqa: E402
+    ANALYZE_AFTER,
+    filestore_import,
+    project_ensure,
+    staged_values,
+    tag_legacy,
+)
+from apps.projects.models import Project  # noqa: E402
 from apps.tasks.models import Task, TaskDependency  # noqa: E402
 from apps.workflows.models import Workflow  # noqa: E402
 from tests.factories.filestore import tasks_document  # noqa: E402
 
 
-def count_rows(document: dict) -> tuple[int, int]:
-    tasks = deps = 0
-    for body in document.values():
-        for t in body["tasks"]:
-            tasks += 1 + len(t["subtasks"])
-            deps += len(t["dependencies"]) + sum(len(s["dependencies"]) for s in t["subtasks"])
-    return tasks, deps
+# --- writers -------------------------------------------------------------------------------------
+def planned(path: Path):
+    parsed = parse_file(path, "tasks")
+    assert parsed.ok, parsed.problems.errors[:3]
+    return parsed, [(tag, plan_tag(tag, parsed.problems)) for tag in parsed.tasks.tags]
 
 
-def naive_import(path: Path, project_name: str, *, fast_path: bool = True) -> None:
-    """The straightforward port: one save() per task and per dependency."""
-    data = json.loads(path.read_text())
-    with transaction.atomic():
-        if fast_path:  # the importer's transaction setting, for a like-for-like comparison
-            sql.pgtrigger_fast_path()
-        project = project_ensure(name=project_name)
-        for tag, body in data.items():
-            workflow = Workflow.objects.create(project=project, name=tag)
-            by_key = {}
-            for raw in body["tasks"]:
-                task = Task(
-                    workflow=workflow,
-                    external_key=str(raw["id"]),
-                    title=raw["title"],
-                    description=raw.get("description") or "",
-                    details=raw.get("details") or "",
-                    test_strategy=raw.get("testStrategy") or "",
-                    status=raw["status"].replace("-", "_"),
-                    priority={"high": 8, "medium": 5, "low": 2}[raw["priority"]],
-                )
-                task.save()
-                by_key[task.external_key] = task
-                for sub in raw["subtasks"]:
-                    child = Task(
-                        workflow=workflow,
-                        parent=task,
-                        external_key=f"{raw['id']}.{sub['id']}",
-                        title=sub["title"],
-                        description=sub.get("description") or "",
-                        status=sub["status"].replace("-", "_"),
-                    )
-                    child.save()
-                    by_key[child.external_key] = child
-            for raw in body["tasks"]:
-                for dep in raw["dependencies"]:
-                    TaskDependency(task=by_key[str(raw["id"])], depends_on=by_key[str(dep)]).save()
-                for sub in raw["subtasks"]:
-                    for dep in sub["dependencies"]:
-                        target = f"{raw['id']}.{dep}" if isinstance(dep, int) else dep
-                        TaskDependency(
-                            task=by_key[f"{raw['id']}.{sub['id']}"], depends_on=by_key[target]
-                        ).save()
-
-
-def cycle_trigger(enabled: bool) -> None:
-    """Bench database only: switch the dependency-cycle trigger (for the reference COPY)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT tgname FROM pg_trigger WHERE tgrelid = 'tasks_taskdependency'::regclass "
-            "AND tgname LIKE 'pgtrigger_no_dependency_cycles%%'"
-        )
-        for (name,) in cursor.fetchall():
-            action = "ENABLE" if enabled else "DISABLE"
-            cursor.execute(f"ALTER TABLE tasks_taskdependency {action} TRIGGER {name}")
+def _workflow(project, tag, shape) -> Workflow:
+    return Workflow.objects.create(
+        project=project,
+        name=tag.name,
+        description=(tag.metadata or {}).get("description", ""),
+        legacy=jsonio.plain(tag_legacy(tag, shape)),
+    )
 
 
 def copy_import(path: Path, project_name: str) -> None:
-    """The floor: the same rows COPYed straight into the same tables (ids reserved up front)."""
-    parsed = parse_file(path)
+    """The same rows COPYed straight into the same tables, with the importer's session settings."""
+    parsed, plans = planned(path)
     with transaction.atomic():
         sql.pgtrigger_fast_path()
         project = project_ensure(name=project_name)
-        for tag in parsed.tasks.tags:
-            plan = plan_tag(tag, parsed.problems)
-            workflow = Workflow.objects.create(project=project, name=tag.name)
+        for tag, plan in plans:
+            workflow = _workflow(project, tag, parsed.tasks.shape)
             with connection.cursor() as cursor:
                 n = len(plan.tasks)
                 cursor.execute(
@@ -131,7 +109,7 @@ def copy_import(path: Path, project_name: str) -> None:
                     [n],
                 )
                 first = cursor.fetchone()[0] + 1
-                ids = {t.key: first + i for i, t in enumerate(plan.tasks)}
+                ids = {t.index: first + i for i, t in enumerate(plan.tasks)}
                 raw = cursor.cursor
                 with raw.copy(
                     "COPY tasks_task (id, workflow_id, parent_id, external_key, title, description,"
@@ -139,87 +117,259 @@ def copy_import(path: Path, project_name: str) -> None:
                     " acceptance_criteria, assignee, created_at, updated_at) FROM STDIN"
                 ) as copy:
                     for t in plan.tasks:
-                        copy.write_row(
-                            (
-                                ids[t.key],
-                                workflow.pk,
-                                ids.get(t.parent_key),
-                                t.key,
-                                t.title,
-                                t.description,
-                                t.details,
-                                t.test_strategy,
-                                t.status,
-                                t.priority,
-                                json.dumps(t.legacy),
-                                "[]",
-                                "[]",
-                                "",
-                                "now",
-                                "now",
-                            )
-                        )
-                with raw.copy(
+                        parent = ids[t.parent.index] if t.parent is not None else None
+                        values = staged_values(t, plan)
+                        fixed = ("[]", "[]", "", "now", "now")
+                        copy.write_row((ids[t.index], workflow.pk, parent, t.key, *values, *fixed))
+            if len(plan.edges) >= ANALYZE_AFTER:  # as the importer does for a bulk write
+                sql.analyze_tasks()
+                sql.index_scans_only(True)
+            with (
+                connection.cursor() as cursor,
+                cursor.cursor.copy(
                     "COPY tasks_taskdependency (task_id, depends_on_id, type, created_at) FROM STDIN"
-                ) as copy:
-                    for a, b in plan.edges:
-                        copy.write_row((ids[a], ids[b], "blocks", "now"))
+                ) as copy,
+            ):
+                for a, b in write_order(plan):
+                    copy.write_row((ids[a], ids[b], "blocks", "now"))
+            sql.index_scans_only(False)
 
 
+def naive_import(path: Path, project_name: str) -> None:
+    """The straightforward port: one ORM save() per task and per dependency."""
+    parsed, plans = planned(path)
+    with transaction.atomic():
+        sql.pgtrigger_fast_path()  # the importer's transaction setting, like for like
+        project = project_ensure(name=project_name)
+        for tag, plan in plans:
+            workflow = _workflow(project, tag, parsed.tasks.shape)
+            saved: dict[int, Task] = {}
+            for t in plan.tasks:
+                title, description, details, test_strategy, status, priority, legacy = (
+                    staged_values(t, plan)
+                )
+                task = Task(
+                    workflow=workflow,
+                    parent=saved[t.parent.index] if t.parent is not None else None,
+                    external_key=t.key,
+                    title=title,
+                    description=description,
+                    details=details,
+                    test_strategy=test_strategy,
+                    status=status,
+                    priority=priority,
+                    legacy=json.loads(legacy),
+                )
+                task.save()
+                saved[t.index] = task
+            for a, b in write_order(plan):
+                TaskDependency(task=saved[a], depends_on=saved[b]).save()
+
+
+def importer(path: Path, project_name: str) -> None:
+    report = filestore_import(paths=[path], project_name=project_name)
+    assert report.ok, [p.message for f in report.files for p in f.errors][:3]
+
+
+def export(project_name: str) -> int:
+    buffer = io.StringIO()
+    summary = write_tasks_json(buffer, project=Project.objects.get(name=project_name))
+    return summary.tasks
+
+
+# --- checks and helpers --------------------------------------------------------------------------
+_ROWS = """
+SELECT md5(string_agg(concat_ws('|', t.external_key, p.external_key, t.title, t.description,
+                                t.details, t.test_strategy, t.status, t.priority, t.legacy::text),
+                      E'\\n' ORDER BY t.external_key)), count(*)
+FROM tasks_task t JOIN workflows_workflow w ON w.id = t.workflow_id
+JOIN projects_project pr ON pr.id = w.project_id LEFT JOIN tasks_task p ON p.id = t.parent_id
+WHERE pr.name = %s
+"""
+_EDGES = """
+SELECT md5(string_agg(a.external_key || '>' || b.external_key, ',' ORDER BY a.external_key,
+                      b.external_key)), count(*)
+FROM tasks_taskdependency d JOIN tasks_task a ON a.id = d.task_id
+JOIN tasks_task b ON b.id = d.depends_on_id JOIN workflows_workflow w ON w.id = a.workflow_id
+JOIN projects_project pr ON pr.id = w.project_id WHERE pr.name = %s
+"""
+
+
+def fingerprint(project_name: str) -> tuple:
+    with connection.cursor() as cursor:
+        cursor.execute(_ROWS, [project_name])
+        rows = cursor.fetchone()
+        cursor.execute(_EDGES, [project_name])
+        return rows, cursor.fetchone()
+
+
+def empty_tables() -> None:
+    """Bench database only: every writer starts from empty task tables."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "TRUNCATE tasks_taskdependency, tasks_task, workflows_workflow, projects_project CASCADE"
+        )
+        cursor.execute("VACUUM ANALYZE tasks_task")
+        cursor.execute("VACUUM ANALYZE tasks_taskdependency")
+
+
+def timed(fn, *args) -> float:
+    started = time.perf_counter()
+    fn(*args)
+    return time.perf_counter() - started
+
+
+def quantile(values: list[float], q: float) -> float:
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[int(q * 100) - 1]
+
+
+def line(label: str, seconds: list[float], tasks: int) -> str:
+    p50, p95 = quantile(seconds, 0.5), quantile(seconds, 0.95)
+    return (
+        f"  {label:<44} p50 {p50:7.2f} s  p95 {p95:7.2f} s  {tasks / p50:9,.0f} tasks/s"
+        f"  (n={len(seconds)})"
+    )
+
+
+def write_document(path: Path, tasks: int, text_size: int = 40) -> tuple[int, int]:
+    document = tasks_document(
+        top_level=tasks // 4, subtasks=3, tags=("master",), text_size=text_size
+    )
+    path.write_text(json.dumps(document, indent=2))
+    n_tasks = n_deps = 0
+    for body in document.values():
+        for t in body["tasks"]:
+            n_tasks += 1 + len(t["subtasks"])
+            n_deps += len(t["dependencies"]) + sum(len(s["dependencies"]) for s in t["subtasks"])
+    return n_tasks, n_deps
+
+
+_CHILD = """
+import os, sys, time
+sys.path.insert(0, {root!r})
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dataplatform.settings.dev")
+import django
+django.setup()
+from pathlib import Path
+started = time.perf_counter()
+if {mode!r} == "json":
+    import json
+    json.load(open({path!r}, encoding="utf-8"))
+else:
+    from apps.filestore.services import filestore_import
+    report = filestore_import(paths=[Path({path!r})], project_name="bench rss")
+    assert report.ok
+# VmHWM: the peak since exec (ru_maxrss would carry over the forking parent's peak)
+peak_kb = next(int(x.split()[1]) for x in open("/proc/self/status") if x.startswith("VmHWM:"))
+print(peak_kb / 1024, time.perf_counter() - started)
+"""
+
+
+def peak_rss(mode: str, path: Path) -> tuple[float, float]:
+    code = _CHILD.format(root=str(ROOT), mode=mode, path=str(path))
+    out = subprocess.run(
+        [sys.executable, "-c", code], check=True, capture_output=True, text=True, env=os.environ
+    ).stdout.split()
+    return float(out[-2]), float(out[-1])
+
+
+# --- main --------------------------------------------------------------------------------------
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--tasks", type=int, default=100_000, help="tasks incl. subtasks")
-    parser.add_argument("--naive-tasks", type=int, default=10_000)
+    parser.add_argument("--naive-tasks", type=int, default=20_000)
+    parser.add_argument("--reps", type=int, default=5, help="0: skip the --tasks part")
+    parser.add_argument("--naive-reps", type=int, default=2, help="0: skip the naive part")
+    parser.add_argument("--rss-tasks", type=int, default=300_000, help="0: skip the memory part")
     args = parser.parse_args()
-    print(f"cores: {os.cpu_count()}; database: {BENCH_DB}", flush=True)
+    print(f"cores: {os.cpu_count()}; load: {os.getloadavg()[0]:.1f}; database: {BENCH_DB}")
     call_command("migrate", verbosity=0)
 
-    top = args.tasks // 4  # every task has 3 subtasks
-    document = tasks_document(top_level=top, subtasks=3, tags=("master",))
-    naive_doc = tasks_document(top_level=args.naive_tasks // 4, subtasks=3, tags=("master",))
     tmp = Path(tempfile.mkdtemp())
-    full, subset = tmp / "tasks.json", tmp / "tasks-naive.json"
-    full.write_text(json.dumps(document, indent=2))
-    subset.write_text(json.dumps(naive_doc, indent=2))
-    n_tasks, n_deps = count_rows(document)
-    s_tasks, s_deps = count_rows(naive_doc)
+    full, small = tmp / "tasks.json", tmp / "tasks-naive.json"
+    n_tasks, n_deps = write_document(full, args.tasks)
+    s_tasks, s_deps = write_document(small, args.naive_tasks)
     print(f"file: {full.stat().st_size / 1e6:.1f} MB, {n_tasks} tasks, {n_deps} dependencies")
+    print(f"naive-size file: {s_tasks} tasks, {s_deps} dependencies", flush=True)
 
-    results: dict[str, float] = {}
-    with timed("importer (import_filestore, full file)", results):
-        report = filestore_import(paths=[full], project_name="bench importer")
-    assert report.ok, report.files[0].errors[:3]
-    with timed("importer re-run (all unchanged)", results):
-        filestore_import(paths=[full], project_name="bench importer")
-    with timed("raw COPY (same rows, same tables)", results):
-        copy_import(full, "bench copy")
-    cycle_trigger(False)
-    with timed("reference: raw COPY with the cycle trigger disabled", results):
-        copy_import(full, "bench copy without cycle trigger")
-    cycle_trigger(True)
-    with timed(f"naive ORM save() ({s_tasks} tasks, {s_deps} deps)", results):
-        naive_import(subset, "bench naive")
-    label = f"naive ORM save(), default settings ({s_tasks} tasks, {s_deps} deps)"
-    with timed(label, results):
-        naive_import(subset, "bench naive default", fast_path=False)
-    scale = (n_tasks + n_deps) / (s_tasks + s_deps)
-    naive_full = results[f"naive ORM save() ({s_tasks} tasks, {s_deps} deps)"] * scale
-    naive_default = results[label] * scale
-    importer = results["importer (import_filestore, full file)"]
-    copy = results["raw COPY (same rows, same tables)"]
-    print(f"  naive ORM scaled linearly to {n_tasks} tasks + {n_deps} deps: {naive_full:.1f} s")
-    print(f"  naive ORM, default settings, scaled the same way: {naive_default:.1f} s")
-    print(f"importer vs naive: {ratio(naive_full, importer):.1f}x faster (goal >= 30x)")
-    print(f"importer vs naive with default settings: {ratio(naive_default, importer):.1f}x faster")
-    print(f"importer vs COPY: {100 * copy / importer:.0f}% of COPY's speed (goal >= 50%)")
-    floor = results["reference: raw COPY with the cycle trigger disabled"]
-    print(f"(reference) importer vs COPY without the cycle trigger: {100 * floor / importer:.0f}%")
-    print(f"importer throughput: {n_tasks / importer:,.0f} tasks/s")
+    times: dict[str, list[float]] = {}
+    expected = None
+    for rep in range(args.reps):
+        empty_tables()
+        writers = [("importer", importer), ("raw COPY", copy_import)]
+        for name, writer in writers if rep % 2 == 0 else writers[::-1]:
+            times.setdefault(name, []).append(timed(writer, full, name))
+        times.setdefault("importer again (unchanged)", []).append(timed(importer, full, "importer"))
+        times.setdefault("export_tasks", []).append(timed(export, "importer"))
+        got = fingerprint("importer")
+        assert got == fingerprint("raw COPY"), "importer and COPY wrote different rows"
+        assert expected in (None, got)
+        expected = got
+        print(
+            f"  rep {rep + 1}/{args.reps}: "
+            + ", ".join(f"{k} {v[-1]:.1f} s" for k, v in times.items()),
+            flush=True,
+        )
+    if expected is not None:
+        rows, edges = expected
+        assert rows[1] == n_tasks and edges[1] == n_deps, (rows, edges)
+
+    small_times: dict[str, list[float]] = {}
+    for rep in range(max(args.reps, args.naive_reps) if args.naive_reps else 0):
+        empty_tables()
+        names = ["importer"] + (["naive ORM"] if rep < args.naive_reps else [])
+        for name in names if rep % 2 == 0 else names[::-1]:
+            writer = importer if name == "importer" else naive_import
+            small_times.setdefault(name, []).append(timed(writer, small, name))
+        if "naive ORM" in names:
+            assert fingerprint("importer") == fingerprint("naive ORM"), "naive wrote other rows"
+        print(
+            f"  small rep {rep + 1}: "
+            + ", ".join(f"{k} {v[-1]:.1f} s" for k, v in small_times.items()),
+            flush=True,
+        )
+
+    if times:
+        size = full.stat().st_size / 1e6
+        print(f"\n{n_tasks} tasks + {n_deps} dependencies ({size:.0f} MB), same rows checked:")
+        for name in ("importer", "raw COPY", "importer again (unchanged)", "export_tasks"):
+            print(line(name, times[name], n_tasks))
+        importer_p50 = quantile(times["importer"], 0.5)
+        copy_p50 = quantile(times["raw COPY"], 0.5)
+        print(f"  importer / COPY speed: {100 * copy_p50 / importer_p50:.0f}% of COPY")
+    if "naive ORM" in small_times:
+        print(f"\n{s_tasks} tasks + {s_deps} dependencies, naive measured (not extrapolated):")
+        for name in ("importer", "naive ORM"):
+            print(line(name, small_times[name], s_tasks))
+        ratio = quantile(small_times["naive ORM"], 0.5) / quantile(small_times["importer"], 0.5)
+        print(f"  importer vs naive ORM at {s_tasks} tasks: {ratio:.1f}x faster per task")
+
+    if args.rss_tasks:
+        empty_tables()
+        big = tmp / "tasks-rss.json"
+        write_document(big, args.rss_tasks)
+        size_mb = big.stat().st_size / 1e6
+        json_mb, _ = peak_rss("json", big)
+        connections.close_all()
+        after_mb, seconds = peak_rss("import", big)
+        print(f"\npeak RSS, import_filestore of a {size_mb:.0f} MB file ({args.rss_tasks} tasks):")
+        print(
+            f"  after (streamed):  {after_mb:6.0f} MB = {after_mb / size_mb:.1f}x the file ({seconds:.0f} s)"
+        )
+        before = RSS_BEFORE
+        print(
+            f"  before (whole-file json.load, commit d048429, measured on a {before['file_mb']} MB"
+            f" file): {before['peak_mb']:.0f} MB = {before['peak_mb'] / before['file_mb']:.1f}x"
+        )
+        print(f"  reference: json.load of the file alone: {json_mb:.0f} MB (incl. Django)")
+        big.unlink()
 
     connections.close_all()
     with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
         admin.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-    for path in (full, subset):
+    for path in (full, small):
         path.unlink()
     tmp.rmdir()
 

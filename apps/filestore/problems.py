@@ -39,17 +39,30 @@ class Problem:
 
 
 class Problems:
-    """Collects the problems of one file."""
+    """Collects the problems of one file (the first LIMIT of them; the rest are only counted)."""
+
+    LIMIT = 500
 
     def __init__(self, path: str) -> None:
         self.path = path
         self.items: list[Problem] = []
+        self.unlisted = {"error": 0, "warning": 0}
+
+    def _add(self, problem: Problem) -> None:
+        if len(self.items) >= self.LIMIT:
+            self.unlisted[problem.severity] += 1
+        else:
+            self.items.append(problem)
 
     def error(self, ptr: str, message: str, *, entity: str = "file", **where) -> None:
-        self.items.append(Problem(self.path, ptr, message, "error", entity, **where))
+        self._add(Problem(self.path, ptr, message, "error", entity, **where))
 
     def warning(self, ptr: str, message: str, *, entity: str = "file") -> None:
-        self.items.append(Problem(self.path, ptr, message, "warning", entity))
+        self._add(Problem(self.path, ptr, message, "warning", entity))
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.errors or self.unlisted["error"])
 
     @property
     def errors(self) -> list[Problem]:
@@ -65,3 +78,4 @@ class Problems:
             Problem(p.path, p.pointer, p.message, "error", p.entity, p.line, p.column)
             for p in self.items
         ]
+        self.unlisted = {"error": sum(self.unlisted.values()), "warning": 0}

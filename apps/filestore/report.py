@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from apps.filestore.problems import Problem
 
-ENTITIES = ("project", "workflow", "task", "dependency", "article", "template")
+ENTITIES = ("project", "workflow", "task", "dependency", "connection", "article", "template")
 COUNTS = ("read", "created", "updated", "unchanged", "skipped", "deleted", "warnings", "errors")
 
 
@@ -42,6 +42,7 @@ class FileReport:
     duration_s: float = 0.0
     entities: dict[str, Counts] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    unlisted: int = 0  # problems beyond the listed ones (Problems.LIMIT)
 
     def counts(self, entity: str) -> Counts:
         return self.entities.setdefault(entity, Counts())
@@ -72,6 +73,7 @@ class FileReport:
             "entities": {name: c.as_dict() for name, c in self.entities.items()},
             "errors": [p.as_dict() for p in self.errors],
             "warnings": [p.as_dict() for p in self.warnings],
+            **({"problems_not_listed": self.unlisted} if self.unlisted else {}),
         }
 
 

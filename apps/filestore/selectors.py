@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from django.db.models import TextField
+from django.db.models.functions import Cast
+
 from apps.blueprints.models import Template
 from apps.knowledge.models import Article
 from apps.projects.models import Project
@@ -33,6 +36,15 @@ def workflow_dependency_keys(workflow_id: int | None) -> set[tuple[str, str]]:
     return {(keys[a], keys[b]) for a, b in rows if a in keys and b in keys}
 
 
+def task_ids(workflow_id: int, keys: list[str]) -> dict[str, int]:
+    """external_key → id of these tasks of the workflow."""
+    return dict(
+        Task.objects.filter(workflow_id=workflow_id, external_key__in=keys).values_list(
+            "external_key", "id"
+        )
+    )
+
+
 def workflow_task_ids(workflow_id: int) -> dict[str, int]:
     return dict(
         Task.objects.filter(workflow_id=workflow_id, external_key__isnull=False).values_list(
@@ -53,17 +65,16 @@ TASK_COMPARED = (
 )
 
 
-def workflow_task_states(workflow_id: int | None) -> dict[str, tuple]:
-    """external_key → the compared column values (as the importer writes them)."""
+def workflow_task_states(workflow_id: int | None, keys: list[str]) -> dict[str, tuple]:
+    """external_key → the compared column values (as the importer writes them), for `keys`."""
     if workflow_id is None:
         return {}
     rows = list(
-        Task.objects.filter(workflow_id=workflow_id, external_key__isnull=False).values_list(
-            "id", "external_key", "parent_id", *TASK_COMPARED[1:]
+        Task.objects.filter(workflow_id=workflow_id, external_key__in=keys).values_list(
+            "external_key", "parent__external_key", *TASK_COMPARED[1:]
         )
     )
-    key_of = {row[0]: row[1] for row in rows}
-    return {row[1]: (key_of.get(row[2]), *row[3:]) for row in rows}
+    return {row[0]: tuple(row[1:]) for row in rows}
 
 
 def article_state(*, project: Project | None, slug: str) -> tuple | None:
@@ -85,34 +96,47 @@ def template_state(*, name: str, type: str) -> tuple | None:
 
 
 def export_workflows(*, project: Project, workflow: str | None = None):
-    qs = Workflow.objects.filter(project=project).order_by("created_at", "id")
+    """The project's workflows, `legacy_text` holding Workflow.legacy as JSON text."""
+    qs = (
+        Workflow.objects.filter(project=project)
+        .annotate(legacy_text=Cast("legacy", TextField()))
+        .order_by("created_at", "id")
+    )
     if workflow is not None:
         qs = qs.filter(name=workflow)
     return qs
 
 
-def export_tasks_of(workflow_id: int) -> list[dict]:
-    return list(
+EXPORT_COLUMNS = (
+    "id",
+    "parent_id",
+    "external_key",
+    "title",
+    "description",
+    "details",
+    "test_strategy",
+    "status",
+    "priority",
+    "legacy_text",
+)
+
+
+def export_tasks_of(workflow_id: int):
+    """The workflow's tasks as tuples of EXPORT_COLUMNS, `legacy` as its JSON text (so that number
+    forms such as 2.50 survive), in id order, fetched in chunks."""
+    return (
         Task.objects.filter(workflow_id=workflow_id)
+        .annotate(legacy_text=Cast("legacy", TextField()))
         .order_by("id")
-        .values(
-            "id",
-            "parent_id",
-            "external_key",
-            "title",
-            "description",
-            "details",
-            "test_strategy",
-            "status",
-            "priority",
-            "legacy",
-        )
+        .values_list(*EXPORT_COLUMNS)
+        .iterator(chunk_size=5000)
     )
 
 
-def export_dependencies_of(task_ids: list[int]) -> list[tuple[int, int]]:
+def export_dependencies_of(workflow_id: int) -> list[tuple[int, int]]:
+    """(task_id, depends_on_id) of the workflow's tasks, in the order they were made."""
     return list(
-        TaskDependency.objects.filter(task_id__in=task_ids)
+        TaskDependency.objects.filter(task__workflow_id=workflow_id)
         .order_by("id")
         .values_list("task_id", "depends_on_id")
     )

@@ -66,37 +66,29 @@ WITH ins AS (
 SELECT count(*) FROM ins
 """
 
-_PRUNE_DEPENDENCIES = """
+# The file's tasks lose their dependencies inside the workflow that the file no longer has
+# (edges to other workflows cannot be written in a tasks file, so they are left alone).
+_SYNC_DEPENDENCIES = """
 DELETE FROM tasks_taskdependency d
-USING tasks_task a
-WHERE d.task_id = a.id AND a.workflow_id = %(workflow)s
+USING tasks_task b
+WHERE d.task_id = ANY(%(task_ids)s::bigint[])
+  AND b.id = d.depends_on_id AND b.workflow_id = %(workflow)s
   AND (d.task_id, d.depends_on_id) NOT IN (
       SELECT k.task_id, k.depends_on_id
-      FROM unnest(%(task_ids)s::bigint[], %(depends_on_ids)s::bigint[]) AS k(task_id, depends_on_id)
+      FROM unnest(%(keep_task_ids)s::bigint[], %(keep_depends_on_ids)s::bigint[])
+           AS k(task_id, depends_on_id)
   )
 """
 
 _UPSERT_WORKFLOW = """
 WITH up AS (
     INSERT INTO workflows_workflow AS w (
-        project_id, name, description, status, definition, node_count, tags, metrics{fill_columns}
+        project_id, name, description, status, legacy{fill_columns}
     )
-    VALUES (%(project)s, %(name)s, %(description)s, %(status)s,
-            %(definition)s::jsonb, %(node_count)s, %(tags)s::jsonb,
-            jsonb_build_object('filestore', %(filestore)s::jsonb){fill_values})
+    VALUES (%(project)s, %(name)s, %(description)s, 'draft', %(legacy)s::jsonb{fill_values})
     ON CONFLICT (project_id, name) DO UPDATE SET
-        description = EXCLUDED.description,
-        definition = CASE WHEN %(has_definition)s THEN EXCLUDED.definition ELSE w.definition END,
-        node_count = CASE WHEN %(has_definition)s THEN EXCLUDED.node_count ELSE w.node_count END,
-        tags = CASE WHEN %(has_definition)s THEN EXCLUDED.tags ELSE w.tags END,
-        metrics = w.metrics || jsonb_build_object('filestore', EXCLUDED.metrics -> 'filestore'),
-        updated_at = now()
-    WHERE (w.description, w.metrics -> 'filestore',
-           CASE WHEN %(has_definition)s THEN (w.definition, w.node_count, w.tags) END)
-        IS DISTINCT FROM
-          (EXCLUDED.description, EXCLUDED.metrics -> 'filestore',
-           CASE WHEN %(has_definition)s
-                THEN (EXCLUDED.definition, EXCLUDED.node_count, EXCLUDED.tags) END)
+        description = EXCLUDED.description, legacy = EXCLUDED.legacy, updated_at = now()
+    WHERE (w.description, w.legacy) IS DISTINCT FROM (EXCLUDED.description, EXCLUDED.legacy)
     RETURNING id, (xmax = 0) AS created
 )
 SELECT id, created FROM up
@@ -183,16 +175,7 @@ TASK_GIVEN = (
     "legacy",
 )
 DEPENDENCY_GIVEN = ("task_id", "depends_on_id", "type")
-WORKFLOW_GIVEN = (
-    "project_id",
-    "name",
-    "description",
-    "status",
-    "definition",
-    "node_count",
-    "tags",
-    "metrics",
-)
+WORKFLOW_GIVEN = ("project_id", "name", "description", "status", "legacy")
 ARTICLE_GIVEN = (
     "project_id",
     "slug",
@@ -236,7 +219,7 @@ def pgtrigger_fast_path() -> None:
 
 def upsert_tasks_batch(workflow_id: int, rows: Sequence[tuple]) -> tuple[int, int]:
     """rows: (ord, external_key, parent_id, title, description, details, test_strategy, status,
-    priority, legacy dict).
+    priority, legacy as JSON text).
     Returns (created, updated); the rest of the batch was unchanged."""
     with connection.cursor() as cursor:
         cursor.execute(f"TRUNCATE {TASK_STAGE}")
@@ -244,7 +227,7 @@ def upsert_tasks_batch(workflow_id: int, rows: Sequence[tuple]) -> tuple[int, in
             cursor,
             f"COPY {TASK_STAGE} (ord, external_key, parent_id, title, description, details, "
             "test_strategy, status, priority, legacy) FROM STDIN",
-            ((*row[:9], json.dumps(row[9], ensure_ascii=False)) for row in rows),
+            rows,
         )
         _execute(cursor, _UPSERT_TASKS, Task, TASK_GIVEN, {"workflow": workflow_id})
         created, updated = cursor.fetchone()
@@ -269,31 +252,27 @@ def insert_dependencies_batch(workflow_id: int, edges: Sequence[tuple[int, int]]
         return cursor.fetchone()[0]
 
 
-def prune_dependencies(workflow_id: int, keep: Sequence[tuple[int, int]]) -> int:
+def sync_dependencies(
+    workflow_id: int, task_ids: Sequence[int], keep: Sequence[tuple[int, int]]
+) -> int:
+    """Delete the dependencies of `task_ids` inside the workflow that are not in `keep`."""
     with connection.cursor() as cursor:
         cursor.execute(
-            _PRUNE_DEPENDENCIES,
+            _SYNC_DEPENDENCIES,
             {
                 "workflow": workflow_id,
-                "task_ids": [a for a, _ in keep],
-                "depends_on_ids": [b for _, b in keep],
+                "task_ids": list(task_ids),
+                "keep_task_ids": [a for a, _ in keep],
+                "keep_depends_on_ids": [b for _, b in keep],
             },
         )
         return cursor.rowcount
 
 
 def upsert_workflow(
-    *,
-    project_id: int,
-    name: str,
-    description: str,
-    filestore: dict,
-    definition: dict | None = None,
-    node_count: int = 0,
-    tags: list[str] | None = None,
-    status: str = "draft",
+    *, project_id: int, name: str, description: str, legacy_json: str
 ) -> tuple[int | None, str]:
-    """Returns (id or None when unchanged, outcome)."""
+    """The workflow of a Task Master tag; returns (id or None when unchanged, outcome)."""
     with connection.cursor() as cursor:
         _execute(
             cursor,
@@ -304,12 +283,7 @@ def upsert_workflow(
                 "project": project_id,
                 "name": name,
                 "description": description,
-                "status": status,
-                "definition": json.dumps(definition or {}),
-                "has_definition": definition is not None,
-                "node_count": node_count,
-                "tags": json.dumps(tags or []),
-                "filestore": json.dumps(filestore),
+                "legacy": legacy_json,
             },
         )
         rows = cursor.fetchall()
@@ -378,7 +352,8 @@ def index_scans_only(enabled: bool) -> None:
 
 
 def _copy(cursor, statement: str, rows: Iterable[Sequence]) -> None:
+    """COPY through psycopg's own cursor; its errors (a lost connection) as Django's."""
     raw = cursor.cursor if hasattr(cursor, "cursor") else cursor
-    with raw.copy(statement) as copy:
+    with connection.wrap_database_errors, raw.copy(statement) as copy:
         for row in rows:
             copy.write_row(row)

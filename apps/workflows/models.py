@@ -69,6 +69,12 @@ class Workflow(TimeStampedModel):
     node_count = models.PositiveIntegerField(default=0)
     tags = models.JSONField(default=list, blank=True)
     metrics = models.JSONField(default=dict, blank=True)
+    # The file store's key for an imported workflow ("n8n:<export id>", "file:<path>"); natural key
+    # for re-imports. Task Master tags are keyed by name.
+    external_key = models.CharField(max_length=255, null=True, blank=True)
+    # What the import needs to write the source back as read: tag metadata and key order, the
+    # legacy file's top-level keys, an n8n export's other keys.
+    legacy = models.JSONField(default=dict, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
 
@@ -98,6 +104,11 @@ class Workflow(TimeStampedModel):
                 fields=["project", "name"],
                 name="workflow_name_unique_in_project",
                 violation_error_message="This project already has a workflow with this name.",
+            ),
+            models.UniqueConstraint(
+                fields=["project", "external_key"],
+                condition=models.Q(external_key__isnull=False),
+                name="workflow_external_key_unique",
             ),
             choices_check("status", WorkflowStatus, "workflow_status_valid"),
             choices_check("phase", WorkflowPhase, "workflow_phase_valid"),

@@ -250,3 +250,5 @@ ARCHIVE_AFTER_DAYS = env.int("ARCHIVE_AFTER_DAYS", default=365)
 # Services and the importer re-run a transaction refused with a serialization failure (40001)
 # or a deadlock (40P01) at most this many times in all (apps.core.db).
 DB_SERIALIZATION_RETRY_ATTEMPTS = env.int("DB_SERIALIZATION_RETRY_ATTEMPTS", default=5)
+# import_filestore refuses JSON nested deeper than this (a tagged tasks file needs about 8).
+FILESTORE_MAX_JSON_DEPTH = env.int("FILESTORE_MAX_JSON_DEPTH", default=64)

@@ -198,7 +198,9 @@ def test_missing_path_fails(run_import, tmp_path):
     assert not ok and report["files"][0]["errors"][0]["message"] == "no such file or directory"
 
 
-def test_cycle_through_database_edges(run_import, tmp_path):
+def test_reimport_replaces_the_dependencies_of_the_files_tasks(run_import, tmp_path):
+    """Re-import is a sync: an edge reversed in the file does not meet its old self (which made
+    a valid edge look like a cycle before); a cycle inside the file is still refused."""
     path = tmp_path / "tasks.json"
 
     def write(deps_of_1, deps_of_2):
@@ -208,16 +210,23 @@ def test_cycle_through_database_edges(run_import, tmp_path):
         ]
         path.write_text(json.dumps({"master": {"tasks": tasks}}))
 
+    def edges():
+        return sorted(TaskDependency.objects.values_list("task__title", "depends_on__title"))
+
     write([2], [])
     assert run_import(path, project="Cyc")[0]
-    write([], [1])  # reversed; without --prune the database keeps 1 → 2
+    write([], [1])  # reversed, without --prune
+    ok, report = run_import(path, project="Cyc")
+    assert ok and report["files"][0]["warnings"] == []
+    assert edges() == [("Two", "One")]
+    assert (totals(report, "dependency")["created"], totals(report, "dependency")["deleted"]) == (
+        1,
+        1,
+    )
+    write([2], [1])  # a cycle in the file itself: the edge closing it is kept as data only
     ok, report = run_import(path, project="Cyc")
     assert ok
     [warning] = report["files"][0]["warnings"]
     assert warning["pointer"] == "/master/tasks/1/dependencies/0"
     assert warning["message"].startswith("dependency cycle: 2 → 1 → 2")
-    ok, report = run_import(path, project="Cyc", prune=True)  # now the file wins
-    assert ok, report["files"][0]["errors"]
-    assert list(TaskDependency.objects.values_list("task__title", "depends_on__title")) == [
-        ("Two", "One")
-    ]
+    assert edges() == [("One", "Two")]

@@ -1,5 +1,6 @@
 """python manage.py import_filestore PATH… [--project NAME] [--dry-run] [--report FILE] [--strict] [--prune]"""
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -32,7 +33,13 @@ class Command(BaseCommand):
         parser.add_argument(
             "--prune", action="store_true", help="delete tasks/dependencies not in the file"
         )
-        parser.add_argument("--batch-size", type=int, default=5000)
+        parser.add_argument(
+            "--batch-size",
+            type=_positive_int,
+            default=5000,
+            metavar="N",
+            help="rows per upsert batch (at least 1; default 5000)",
+        )
 
     def handle(self, *args, **options):
         progress = _Bar(self.stderr) if sys.stderr.isatty() else None
@@ -55,6 +62,16 @@ class Command(BaseCommand):
             )
         if not report.ok:
             raise CommandError("some files were not imported (see the report above)")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 class _Bar:
