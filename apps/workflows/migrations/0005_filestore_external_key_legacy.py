@@ -22,7 +22,7 @@ def move_filestore_metadata(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("projects", "0003_project_audit_insert_project_audit_update_and_more"),
-        ("workflows", "0003_workflow_audit_insert_workflow_audit_update_and_more"),
+        ("workflows", "0004_workflow_move_keeps_relations"),
     ]
 
     operations = [
