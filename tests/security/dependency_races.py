@@ -59,6 +59,7 @@ class Race:
     attempts: list[int] = field(default_factory=list)
     tasks_on_cycles: list[int] = field(default_factory=list)
     complete_rings: int = 0
+    edges_per_ring: list[int] = field(default_factory=list)
 
     @property
     def kinds(self) -> Counter:
@@ -130,6 +131,7 @@ def inspect_graph(race: Race) -> Race:
     race.complete_rings = sum(
         1 for ring in race.rings if all(e in edges for e in ring_edges([ring]))
     )
+    race.edges_per_ring = [sum(1 for e in ring_edges([ring]) if e in edges) for ring in race.rings]
     return race
 
 
