@@ -3,6 +3,7 @@ from django.db import models
 from django.db.models.functions import Upper
 
 from apps.core import triggers
+from apps.core.fields import JSONField
 from apps.core.models import TimeStampedModel, choices_check, range_check
 
 
@@ -63,10 +64,10 @@ class Workflow(TimeStampedModel):
     tasks_total = models.IntegerField(default=0, help_text="Tasks not cancelled.")
     tasks_done = models.IntegerField(default=0)
     # n8n-style definition: {"nodes": [...], "connections": {...}} (seed 001).
-    definition = models.JSONField(default=dict, blank=True)
+    definition = JSONField(default=dict, blank=True)
     node_count = models.PositiveIntegerField(default=0)
-    tags = models.JSONField(default=list, blank=True)
-    metrics = models.JSONField(default=dict, blank=True)
+    tags = JSONField(default=list, blank=True)
+    metrics = JSONField(default=dict, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
 

@@ -14,3 +14,5 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# /metrics and the details of /readyz: bearer token or allow-listed address, never open.
+METRICS_REQUIRE_AUTH = True
