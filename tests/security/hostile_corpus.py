@@ -47,83 +47,88 @@ HUGE = [TEN_KB, "9" * 40, "-" + "9" * 40, "1e309", "9" * 5000]
 
 # --- query strings -------------------------------------------------------------------------
 
-SEARCH_TERMS: list[str | bytes] = [*SQL_INJECTION[:4], *BAD_UNICODE, *HUGE[:3], "%", "_", "\\"]
+SEARCH_TERMS: list[str | bytes] = [*SQL_INJECTION[:3], *BAD_UNICODE[:6], *HUGE[:2], "%", "\\"]
 
 
 def changelist_lookups(text_field: str | None, int_field: str, date_field: str | None):
-    """(category, params) pairs for one changelist, built from the model's own field names."""
-    out: list[tuple[str, dict[str, str | bytes]]] = []
+    """(core, rest): (category, params) pairs for one changelist, built from the model's own
+    field names. Every changelist gets the core (one of each kind of attack); the rest is shared
+    out in rotation over the changelists, so each of them is sent many times in all."""
+    core: list[tuple[str, dict[str, str | bytes]]] = []
+    rest: list[tuple[str, dict[str, str | bytes]]] = []
     if text_field:
-        out += [
+        core += [
             ("lookups", {f"{text_field}__regex": "(a"}),
+            ("lookups", {text_field: "\x00"}),
+        ]
+        rest += [
             ("lookups", {f"{text_field}__iregex": "[[:nope:]]"}),
             ("lookups", {f"{text_field}__regex": "a{99999999}"}),
             ("lookups", {f"{text_field}__regex": "\\"}),
-            ("lookups", {text_field: "\x00"}),
             ("lookups", {f"{text_field}__startswith": LONE_SURROGATE}),
             ("lookups", {f"{text_field}__in": "a," + TEN_KB}),
             ("lookups", {f"{text_field}__nosuchlookup": "x"}),
             ("lookups", {f"{text_field}__search": "' OR 1=1"}),
         ]
-    out += [
+    core += [
         ("lookups", {f"{int_field}__in": "abc"}),
         ("lookups", {"pk": "' OR 1=1"}),
+        ("lookups", {f"{int_field}__range": "1"}),
+    ]
+    rest += [
         ("lookups", {int_field: "²"}),
         ("lookups", {int_field: "9" * 40}),
         ("lookups", {f"{int_field}__gt": "-" + "9" * 40}),
-        ("lookups", {f"{int_field}__range": "1"}),
         ("lookups", {f"{int_field}__isnull": "maybe"}),
         ("lookups", {"nosuchfield": "1"}),
         ("lookups", {"nosuchfield__regex": "(a"}),
         ("lookups", {"id__in": ",".join(["1"] * 2000)}),
     ]
     if date_field:
-        out += [
+        core += [("date windows", {f"{date_field}__year": "99999999999"})]
+        rest += [
             ("date windows", {f"{date_field}__gte": "not-a-date"}),
             ("date windows", {f"{date_field}__lt": "2024-02-30"}),
-            ("date windows", {f"{date_field}__year": "99999999999"}),
             ("date windows", {f"{date_field}__date": "²"}),
             ("date windows", {f"{date_field}__gte": "0000-01-01"}),
         ]
-    out += [
-        ("date windows", {"window": "²"}),
+    core += [("date windows", {"window": "²"})]
+    rest += [
         ("date windows", {"window": "' OR 1=1"}),
         ("date windows", {"window": "all", f"{date_field or int_field}__gte": "9999-99-99"}),
     ]
+    core += [("paging and sorting", {"p": "abc"}), ("paging and sorting", {"o": "99"})]
     paging: list[dict[str, str | bytes]] = [
-        {"p": "abc"},
         {"p": "²"},
         {"p": "-1"},
         {"p": "9" * 30},
         {"p": "99999999"},
-        {"o": "99"},
         {"o": "-0.abc.²"},
         {"o": "1." * 500},
-        {"all": "", "p": "3"},
         {"_facets": "1"},
-        {"e": "1"},
         {"_to_field": "password"},
         {"_popup": "1", "_to_field": "' OR 1=1"},
     ]
-    out += [("paging and sorting", p) for p in paging]
-    out += [("search", {"q": term}) for term in SEARCH_TERMS]
-    return out
+    rest += [("paging and sorting", p) for p in paging]
+    core += [("search", {"q": "²"}), ("search", {"q": "\x00"}), ("search", {"q": SQL_INJECTION[0]})]
+    rest += [("search", {"q": term}) for term in SEARCH_TERMS if term not in ("²", "\x00")]
+    return core, rest
 
 
-# Query strings for any other admin page (add, change, delete, history, index, Database pages).
+# Query strings for any other admin page (add, change, index, ...); the first ones also for the
+# cheap pages that only look an object up (delete, history, the old change URL).
 GENERIC_QUERIES: list[tuple[str, dict[str, str | bytes]]] = [
-    ("paging and sorting", {"page": "abc"}),
     ("paging and sorting", {"page": "²"}),
-    ("paging and sorting", {"page": "9" * 30}),
-    ("paging and sorting", {"p": "-1"}),
-    ("search", {"q": "²"}),
-    ("search", {"q": "\x00"}),
-    ("search", {"q": "' OR 1=1 --"}),
     ("lookups", {"_changelist_filters": "title__regex=(a&p=abc"}),
     ("lookups", {"_to_field": "password"}),
+    ("search", {"q": "\x00"}),
+    ("paging and sorting", {"page": "abc"}),
+    ("paging and sorting", {"page": "9" * 30}),
+    ("search", {"q": "' OR 1=1 --"}),
     ("lookups", {"title": "\x00", "requirements": deep_json(5000)}),  # add-form initial data
     ("lookups", {"next": "//evil.example/"}),
 ]
+CHEAP_PAGE_QUERIES = 4
 
 DBHEALTH_QUERIES: list[dict[str, str | bytes]] = [
     {"page": "abc"},
@@ -168,12 +173,10 @@ FORM_VALUES: dict[str, list[str | bytes]] = {
         "\x00",
         "a\x00b",
         LONE_SURROGATE,
-        BAD_UTF8,
         TEN_KB,
         "' OR 1=1 --",
         "'; DROP TABLE tasks_task; --",
         "<script>alert(1)</script>",
-        "%s%s%n{0.__class__}${jndi:ldap://x}",
     ],
     "json": [
         deep_json(65),
@@ -190,11 +193,11 @@ FORM_VALUES: dict[str, list[str | bytes]] = {
         '{"a": ',
         json.dumps({"title": TEN_KB}),
     ],
-    "number": ["²", "٣", "9" * 40, "-1", "1e309", "NaN", "0x10", "\x00", "' OR 1=1"],
-    "decimal": ["1e999", "NaN", "Infinity", "9" * 30, "-0.01", "²"],
+    "number": ["²", "٣", "9" * 40, "-1", "NaN", "' OR 1=1"],
+    "decimal": ["1e999", "NaN", "9" * 30, "-0.01", "²"],
     "choice": ["not-a-choice", "\x00", "' OR 1=1", LONE_SURROGATE],
-    "fk": ["abc", "' OR 1=1", "9" * 40, "-1", "²", "1;DROP TABLE x", "0"],
-    "date": ["9999-99-99", "0000-01-01", "2024-02-30", "99999-01-01", "²"],
+    "fk": ["abc", "' OR 1=1", "9" * 40, "-1", "²"],
+    "date": ["9999-99-99", "0000-01-01", "2024-02-30", "²"],
     "bool": ["²", "\x00", "' OR 1=1"],
 }
 

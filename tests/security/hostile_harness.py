@@ -68,6 +68,21 @@ def model_admin_for_route(route: str):
 # --- requests ------------------------------------------------------------------------------
 
 
+class Rotation:
+    """Hands out the next `k` items of a list on each call, wrapping around: over many URLs every
+    item is sent several times, while each URL costs a bounded number of requests."""
+
+    def __init__(self):
+        self.offsets: Counter = Counter()
+
+    def take(self, key: str, items: list, k: int) -> list:
+        if k >= len(items):
+            return list(items)
+        start = self.offsets[key]
+        self.offsets[key] = (start + k) % len(items)
+        return [items[(start + i) % len(items)] for i in range(k)]
+
+
 def encode(params: dict[str, str | bytes]) -> str:
     """Percent-encode; bytes values (invalid UTF-8, lone surrogates) are sent verbatim."""
     return urlencode(params, doseq=True)
