@@ -90,7 +90,7 @@ def encode(params: dict[str, str | bytes]) -> str:
 
 # --- outcomes ------------------------------------------------------------------------------
 
-REFUSED, DATA, ACCEPTED, FAILED = "refused", "handled as data", "accepted", "FAILED"
+REFUSED, DATA, ACCEPTED, FAILED = "refused", "handled as data", "redirected (saved)", "FAILED"
 
 
 @dataclass
@@ -113,7 +113,7 @@ class Tally:
         return self.tried[category] - self.outcomes[(category, FAILED)]
 
     def table(self) -> str:
-        lines = [f"{'category':<22}{'tried':>7}{'refused':>9}{'as data':>9}{'saved':>7}{'5xx':>6}"]
+        lines = [f"{'category':<22}{'tried':>7}{'refused':>9}{'as data':>9}{'302':>7}{'5xx':>6}"]
         for category in sorted(self.tried):
             lines.append(
                 f"{category:<22}{self.tried[category]:>7}"
