@@ -13,6 +13,7 @@ from django.db import models
 from psqlextra.models import PostgresPartitionedModel
 from psqlextra.types import PostgresPartitioningMethod
 
+from apps.core.fields import JSONField
 from apps.core.models import choices_check
 from apps.events.fields import BigIdentityField, TransactionNow
 
@@ -40,7 +41,7 @@ class AuditEventColumns(models.Model):
     table_name = models.CharField(max_length=100)
     row_pk = models.CharField(max_length=64)
     action = models.CharField(max_length=10, choices=AuditAction)
-    changes = models.JSONField(db_default=models.Value({}, output_field=models.JSONField()))
+    changes = JSONField(db_default=models.Value({}, output_field=models.JSONField()))
     request_id = models.CharField(max_length=64, blank=True, db_default="")
     txid = models.BigIntegerField(null=True, blank=True)
 

@@ -4,6 +4,7 @@ from django.db import models
 from django.db.models.functions import Upper
 
 from apps.core import triggers
+from apps.core.fields import JSONField
 from apps.core.models import TimeStampedModel, choices_check
 
 
@@ -22,7 +23,7 @@ class Template(TimeStampedModel):
     type = models.CharField(max_length=20, choices=TemplateType)
     category = models.CharField(max_length=100, blank=True, default="")
     description = models.TextField(blank=True, default="")
-    content = models.JSONField(default=dict, blank=True)
+    content = JSONField(default=dict, blank=True)
     tags = ArrayField(models.CharField(max_length=64), default=list, blank=True)
     version = models.CharField(max_length=32, default="1.0.0")
     is_active = models.BooleanField(default=True)

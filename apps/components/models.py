@@ -3,6 +3,7 @@
 from django.db import models
 
 from apps.core import triggers
+from apps.core.fields import JSONField
 from apps.core.models import TimeStampedModel, choices_check, range_check
 
 
@@ -43,8 +44,8 @@ class Component(TimeStampedModel):
     health_status = models.CharField(
         max_length=20, choices=HealthStatus, default=HealthStatus.UNKNOWN
     )
-    capabilities = models.JSONField(default=dict, blank=True)
-    configuration = models.JSONField(default=dict, blank=True)
+    capabilities = JSONField(default=dict, blank=True)
+    configuration = JSONField(default=dict, blank=True)
     last_heartbeat = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -66,13 +67,13 @@ class ComponentCommunication(TimeStampedModel):
         Component, on_delete=models.CASCADE, related_name="received_messages"
     )
     message_type = models.CharField(max_length=100)
-    payload = models.JSONField(default=dict, blank=True)
+    payload = JSONField(default=dict, blank=True)
     status = models.CharField(
         max_length=20, choices=CommunicationStatus, default=CommunicationStatus.PENDING
     )
     retry_count = models.PositiveSmallIntegerField(default=0)
     timeout_ms = models.PositiveIntegerField(default=30_000)
-    response = models.JSONField(null=True, blank=True)
+    response = JSONField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     responded_at = models.DateTimeField(null=True, blank=True)
 
@@ -104,7 +105,7 @@ class SystemHealth(models.Model):
     disk_usage = models.FloatField(null=True, blank=True)
     response_time_ms = models.FloatField(null=True, blank=True)
     error_rate = models.FloatField(null=True, blank=True)
-    details = models.JSONField(default=dict, blank=True)
+    details = JSONField(default=dict, blank=True)
     recorded_at = models.DateTimeField()
 
     class Meta:
@@ -136,7 +137,7 @@ class LearningData(TimeStampedModel):
     component = models.ForeignKey(
         Component, on_delete=models.SET_NULL, null=True, blank=True, related_name="learning_data"
     )
-    context = models.JSONField(default=dict, blank=True)
+    context = JSONField(default=dict, blank=True)
     outcome = models.CharField(max_length=20, choices=Outcome)
     confidence = models.FloatField()
     effectiveness = models.FloatField(null=True, blank=True)

@@ -1,8 +1,11 @@
 """`manage.py check --database default` fails when a trigger declared in code is missing,
 outdated or disabled in the database (pgtrigger's own `ls` only compares a hash comment), or when
-the database roles are unsafe (the app is a superuser, can run DDL, grants drifted)."""
+the database roles are unsafe (the app is a superuser, can run DDL, grants drifted).
+The metrics settings are checked too: malformed CIDRs always, weak or missing access in a
+deploy check (`check --deploy`)."""
 
-from django.core.checks import Error, Tags, register
+from django.conf import settings
+from django.core.checks import Error, Tags, Warning, register
 from django.db import connections
 from django.db.migrations.executor import MigrationExecutor
 
@@ -49,3 +52,51 @@ def check_database_roles(app_configs=None, databases=None, **kwargs) -> list[Err
     if "default" not in (databases or []) or _migrations_pending("default"):
         return []
     return [Error(p.message, hint=p.hint or None, id=p.id) for p in inspect.problems("default")]
+@register(Tags.security)
+def check_metrics_allowed_ips(app_configs=None, **kwargs) -> list[Error]:
+    from .endpoint_access import allowed_networks
+
+    try:
+        allowed_networks()
+    except ValueError as exc:
+        return [
+            Error(
+                f"METRICS_ALLOWED_IPS is not a list of addresses or CIDRs: {exc}",
+                hint="e.g. METRICS_ALLOWED_IPS=10.0.0.0/8,192.168.1.7",
+                id="flowbase.E010",
+            )
+        ]
+    return []
+
+
+@register(Tags.security, deploy=True)
+def check_metrics_access(app_configs=None, **kwargs) -> list[Warning]:
+    from .endpoint_access import MIN_TOKEN_LENGTH
+
+    token = getattr(settings, "METRICS_TOKEN", "") or ""
+    allowed = getattr(settings, "METRICS_ALLOWED_IPS", ()) or ()
+    if not getattr(settings, "METRICS_REQUIRE_AUTH", False):
+        return [
+            Warning(
+                "/metrics and the details of /readyz are open to every client.",
+                hint="Use the prod settings (METRICS_REQUIRE_AUTH) with METRICS_TOKEN or METRICS_ALLOWED_IPS.",
+                id="flowbase.W010",
+            )
+        ]
+    warnings = []
+    if not token and not allowed:
+        warnings.append(
+            Warning(
+                "Neither METRICS_TOKEN nor METRICS_ALLOWED_IPS is set: nobody can scrape /metrics.",
+                id="flowbase.W011",
+            )
+        )
+    if token and len(token) < MIN_TOKEN_LENGTH:
+        warnings.append(
+            Warning(
+                f"METRICS_TOKEN is shorter than {MIN_TOKEN_LENGTH} characters.",
+                hint="python -c 'import secrets; print(secrets.token_urlsafe(32))'",
+                id="flowbase.W012",
+            )
+        )
+    return warnings

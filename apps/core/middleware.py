@@ -1,5 +1,6 @@
 """Tell the database who is acting, so audit triggers can record the user and request id."""
 
+import re
 import uuid
 
 from django.http import HttpRequest, HttpResponse
@@ -10,13 +11,25 @@ from . import request_context
 # free of database round trips.
 AUDITED_PREFIXES = ("/admin/",)
 
+# audit_auditevent.request_id is varchar(64). The header comes from the client (or a proxy), so
+# anything else (longer, spaces, control characters, non-ASCII) is replaced by a generated id.
+REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@+=/-]{0,63}")
+
+
+def clean_request_id(header: str | None) -> str:
+    """The client's X-Request-ID if it is a plain token of at most 64 characters, else a new one."""
+    if header and REQUEST_ID_PATTERN.fullmatch(header):
+        return header
+    return uuid.uuid4().hex
+
 
 class AuditContextMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        request_id = request.headers.get("X-Request-ID") or uuid.uuid4().hex
+        request_id = clean_request_id(request.headers.get("X-Request-ID"))
+        request.request_id = request_id
         if not request.path.startswith(AUDITED_PREFIXES):
             return self.get_response(request)
         user = getattr(request, "user", None)

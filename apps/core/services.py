@@ -5,10 +5,16 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.db import models
 
+from .validation import validate_instance
+
 
 def validated_save(instance: models.Model, *, label: str | None = None) -> models.Model:
-    """full_clean() then save(); errors name the record, e.g. "Task 'Ship it': status: …"."""
+    """full_clean() then save(); errors name the record, e.g. "Task 'Ship it': status: …".
+
+    Text and JSON are checked first for what PostgreSQL cannot store or Python cannot read
+    back (NUL, lone surrogates, JSON nested deeper than FLOWBASE_JSON_MAX_DEPTH, NaN)."""
     try:
+        validate_instance(instance)
         instance.full_clean()
     except ValidationError as exc:
         raise ValidationError(_prefixed(instance, exc, label)) from exc

@@ -2,6 +2,7 @@ from django.conf import settings
 from django.db import models
 
 from apps.core import triggers
+from apps.core.fields import JSONField
 
 
 class DatabaseHealth(models.Model):
@@ -79,7 +80,7 @@ class DataQualityCheck(models.Model):
         max_length=200, blank=True, default="", help_text="schema.table (schema defaults to public)"
     )
     target_column = models.CharField(max_length=63, blank=True, default="")
-    params = models.JSONField(
+    params = JSONField(
         default=dict,
         blank=True,
         help_text=(
@@ -132,7 +133,7 @@ class DataQualityResult(models.Model):
     total = models.BigIntegerField(null=True, blank=True)
     passed = models.BooleanField()
     duration_ms = models.PositiveIntegerField(default=0)
-    failing_rows = models.JSONField(default=list, blank=True)
+    failing_rows = JSONField(default=list, blank=True)
     error = models.TextField(blank=True, default="")
 
     class Meta:
@@ -155,7 +156,7 @@ class Finding(models.Model):
     severity = models.CharField(max_length=10, choices=Severity)
     object_name = models.CharField(max_length=300)
     title = models.CharField(max_length=500)
-    evidence = models.JSONField(default=dict, blank=True)
+    evidence = JSONField(default=dict, blank=True)
     suggested_fix = models.TextField(blank=True, default="")
     status = models.CharField(max_length=10, choices=FindingStatus, default=FindingStatus.OPEN)
     first_seen = models.DateTimeField()

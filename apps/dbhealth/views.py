@@ -1,4 +1,7 @@
-"""/healthz (process up) and /readyz (database, Redis, migrations, beat heartbeat) as JSON."""
+"""/healthz (process up) and /readyz (database, Redis, migrations, beat heartbeat) as JSON.
+
+/healthz is public and says only "ok". /readyz answers every caller with its status code and
+`status`; the per-check details only to trusted clients (apps.core.endpoint_access)."""
 
 from __future__ import annotations
 
@@ -10,6 +13,8 @@ from django.db.migrations.executor import MigrationExecutor
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+
+from apps.core import endpoint_access
 
 from . import catalog, conf, selectors
 
@@ -78,6 +83,7 @@ def readyz(request: HttpRequest) -> JsonResponse:
     checks["migrations"] = {"ok": m_ok, "detail": m_detail}
     checks["beat"] = {"ok": b_ok, "detail": b_detail}
     ready = all(c["ok"] for c in checks.values())
-    return JsonResponse(
-        {"status": "ok" if ready else "unavailable", "checks": checks}, status=200 if ready else 503
-    )
+    body: dict = {"status": "ok" if ready else "unavailable"}
+    if endpoint_access.trusted(request):  # details (errors, versions) only for the scraper
+        body["checks"] = checks
+    return JsonResponse(body, status=200 if ready else 503)

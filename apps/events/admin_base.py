@@ -15,6 +15,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from apps.core.admin import BigTableAdmin, ReadOnlyAdminMixin
+from apps.core.validation import parse_id
 
 WINDOWS: dict[str, tuple[str, timedelta | None]] = {
     "24h": ("Last 24 hours", timedelta(hours=24)),
@@ -95,8 +96,9 @@ class PartitionedShadowAdmin(ReadOnlyAdminMixin, BigTableAdmin):
         term = search_term.strip()
         if not term:
             return queryset, False
-        if term.isdigit():
-            return queryset.filter(pk=int(term)), False
+        pk = parse_id(term)
+        if pk is not None:
+            return queryset.filter(pk=pk), False
         condition = Q()
         for field in self.exact_search_fields:
             condition |= Q(**{field: term})

@@ -15,6 +15,7 @@ from django.db.models.functions import Now
 from psqlextra.models import PostgresPartitionedModel
 from psqlextra.types import PostgresPartitioningMethod
 
+from apps.core.fields import JSONField
 from apps.core.models import choices_check
 
 from .fields import BigIdentityField
@@ -48,7 +49,7 @@ class EventColumns(models.Model):
     project = _ref("projects.Project")
     workflow = _ref("workflows.Workflow")
     task = _ref("tasks.Task")
-    payload = models.JSONField(default=dict, blank=True)
+    payload = JSONField(default=dict, blank=True)
     correlation_id = models.CharField(max_length=100, blank=True, default="")
     trace_id = models.CharField(max_length=100, blank=True, default="")
 
@@ -115,7 +116,7 @@ class MetricColumns(models.Model):
     metric_name = models.CharField(max_length=100)
     value = models.FloatField()
     unit = models.CharField(max_length=20, blank=True, default="")
-    tags = models.JSONField(default=dict, blank=True)
+    tags = JSONField(default=dict, blank=True)
 
     class Meta:
         abstract = True

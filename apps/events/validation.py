@@ -9,6 +9,8 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
+from apps.core.validation import validate_json, validate_text
+
 
 def required_text(value: Any, *, what: str, max_length: int) -> str:
     if not isinstance(value, str) or not value.strip():
@@ -23,7 +25,7 @@ def optional_text(value: Any, *, what: str, max_length: int) -> str:
         raise ValidationError(f"{what} must be a string, got {type(value).__name__}")
     if len(value) > max_length:
         raise ValidationError(f"{what} is {len(value)} characters long; the limit is {max_length}")
-    return value
+    return validate_text(value, field=what)
 
 
 def optional_id(value: Any, *, what: str) -> int | None:
@@ -39,6 +41,7 @@ def json_object(value: Any, *, what: str, allow_none: bool = True) -> dict:
         return {}
     if not isinstance(value, dict):
         raise ValidationError(f"{what} must be a JSON object (dict), got {type(value).__name__}")
+    validate_json(value, field=what)  # depth first: json.dumps would recurse on deep input
     try:
         json.dumps(value, allow_nan=False)
     except (TypeError, ValueError) as exc:

@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from apps.core.admin import BigTableAdmin
+from apps.core.validation import parse_id
 
 from .models import Article
 from .selectors import article_search
@@ -29,6 +30,6 @@ class ArticleAdmin(BigTableAdmin):
 
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip()
-        if not term or term.isdigit():  # the base: nothing to search, or an id lookup
+        if not term or parse_id(term) is not None:  # the base: nothing to search, or an id lookup
             return super().get_search_results(request, queryset, search_term)
         return article_search(query=term, queryset=queryset), False

@@ -3,6 +3,8 @@ over the materialized views and the `archive` schema (both created by raw SQL mi
 
 from django.db import models
 
+from apps.core.fields import JSONField
+
 
 class Outcome(models.TextChoices):
     RUNNING = "running", "Running"
@@ -72,7 +74,7 @@ class MaintenanceRun(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     outcome = models.CharField(max_length=20, choices=Outcome, default=Outcome.RUNNING)
     rows_touched = models.BigIntegerField(default=0)
-    details = models.JSONField(default=dict, blank=True)
+    details = JSONField(default=dict, blank=True)
     error = models.TextField(blank=True, default="")
 
     class Meta:
@@ -105,7 +107,7 @@ class ArchiveRun(models.Model):
     tasks_deleted = models.BigIntegerField(default=0)
     dependencies_moved = models.BigIntegerField(default=0)
     dependencies_deleted = models.BigIntegerField(default=0)
-    details = models.JSONField(default=dict, blank=True)
+    details = JSONField(default=dict, blank=True)
     error = models.TextField(blank=True, default="")
 
     class Meta:

@@ -3,6 +3,7 @@ from django.db import models
 from django.db.models.functions import Lower, Upper
 
 from apps.core import triggers
+from apps.core.fields import JSONField
 from apps.core.models import TimeStampedModel, choices_check
 
 
@@ -20,7 +21,7 @@ class Project(TimeStampedModel):
     repository_url = models.URLField(max_length=500, blank=True, default="")
     github_repo_id = models.BigIntegerField(null=True, blank=True)
     linear_team_id = models.CharField(max_length=100, blank=True, default="")
-    settings = models.JSONField(default=dict, blank=True)
+    settings = JSONField(default=dict, blank=True)
     status = models.CharField(max_length=20, choices=ProjectStatus, default=ProjectStatus.ACTIVE)
 
     class Meta:

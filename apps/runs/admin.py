@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from apps.core.validation import parse_id
 from apps.events.admin_base import PartitionedShadowAdmin, date_window_filter
 
 from .models import FormResponseRow, FormSchema, NodeExecutionRow, WorkflowRunRow
@@ -25,9 +26,9 @@ class NodeExecutionAdmin(PartitionedShadowAdmin):
 
     def get_search_results(self, request, queryset, search_term):
         # A number here means "the nodes of run N" (index on run_id), not a node-execution id.
-        term = search_term.strip()
-        if term.isdigit():
-            return queryset.filter(run_id=int(term)), False
+        run_id = parse_id(search_term)
+        if run_id is not None:
+            return queryset.filter(run_id=run_id), False
         return super().get_search_results(request, queryset, search_term)
 
 

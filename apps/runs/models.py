@@ -14,6 +14,7 @@ from django.db.models.functions import Now
 from psqlextra.models import PostgresPartitionedModel
 from psqlextra.types import PostgresPartitioningMethod
 
+from apps.core.fields import JSONField
 from apps.core.models import choices_check
 from apps.events.fields import BigIdentityField
 
@@ -61,7 +62,7 @@ class WorkflowRunColumns(models.Model):
         related_name="+",
     )
     status = models.CharField(max_length=20, choices=RunStatus, default=RunStatus.PENDING)
-    trigger_data = models.JSONField(default=dict, blank=True)
+    trigger_data = JSONField(default=dict, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
     duration_ms = models.BigIntegerField(null=True, blank=True)
     error = models.TextField(blank=True, default="")
@@ -125,8 +126,8 @@ class NodeExecutionColumns(models.Model):
     run_started_at = models.DateTimeField()
     node_id = models.CharField(max_length=100)
     node_type = models.CharField(max_length=100)
-    input = models.JSONField(default=dict, blank=True)
-    output = models.JSONField(default=dict, blank=True)
+    input = JSONField(default=dict, blank=True)
+    output = JSONField(default=dict, blank=True)
     status = models.CharField(max_length=20, choices=NodeStatus, default=NodeStatus.PENDING)
     completed_at = models.DateTimeField(null=True, blank=True)
     duration_ms = models.BigIntegerField(null=True, blank=True)
@@ -186,7 +187,7 @@ class NodeExecutionRow(NodeExecutionColumns):
 class FormSchema(models.Model):
     name = models.CharField(max_length=200)
     version = models.PositiveIntegerField(default=1)
-    schema = models.JSONField(default=dict, blank=True)
+    schema = JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(db_default=Now())
 
     class Meta:
@@ -215,8 +216,8 @@ class FormResponseColumns(models.Model):
     # The run's primary key by value (optional: forms can be submitted outside a run).
     workflow_run_id = models.BigIntegerField(null=True, blank=True)
     workflow_run_started_at = models.DateTimeField(null=True, blank=True)
-    data = models.JSONField(default=dict, blank=True)
-    metadata = models.JSONField(default=dict, blank=True)
+    data = JSONField(default=dict, blank=True)
+    metadata = JSONField(default=dict, blank=True)
 
     class Meta:
         abstract = True

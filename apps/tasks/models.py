@@ -4,6 +4,7 @@ from django.db import models
 from django.db.models.functions import Upper
 
 from apps.core import triggers
+from apps.core.fields import JSONField
 from apps.core.models import TimeStampedModel, choices_check, range_check
 
 from . import rules
@@ -112,11 +113,11 @@ class Task(TimeStampedModel):
     priority = models.PositiveSmallIntegerField(default=5)
     estimated_effort = models.DecimalField(max_digits=8, decimal_places=2, null=True, blank=True)
     actual_effort = models.DecimalField(max_digits=8, decimal_places=2, null=True, blank=True)
-    requirements = models.JSONField(default=list, blank=True)
-    acceptance_criteria = models.JSONField(default=list, blank=True)
+    requirements = JSONField(default=list, blank=True)
+    acceptance_criteria = JSONField(default=list, blank=True)
     assignee = models.CharField(max_length=255, blank=True, default="")
     # Fields of an imported record that have no column, kept verbatim for a faithful export.
-    legacy = models.JSONField(default=dict, blank=True)
+    legacy = JSONField(default=dict, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -4,6 +4,7 @@ from django.db import models
 from django.db.models.functions import Upper
 
 from apps.core import triggers
+from apps.core.fields import JSONField
 from apps.core.models import TimeStampedModel, choices_check, range_check
 from apps.tasks import rules as task_rules
 
@@ -65,16 +66,16 @@ class Workflow(TimeStampedModel):
     tasks_total = models.IntegerField(default=0, help_text="Tasks not cancelled.")
     tasks_done = models.IntegerField(default=0)
     # n8n-style definition: {"nodes": [...], "connections": {...}} (seed 001).
-    definition = models.JSONField(default=dict, blank=True)
+    definition = JSONField(default=dict, blank=True)
     node_count = models.PositiveIntegerField(default=0)
-    tags = models.JSONField(default=list, blank=True)
-    metrics = models.JSONField(default=dict, blank=True)
+    tags = JSONField(default=list, blank=True)
+    metrics = JSONField(default=dict, blank=True)
     # The file store's key for an imported workflow ("n8n:<export id>", "file:<path>"); natural key
     # for re-imports. Task Master tags are keyed by name.
     external_key = models.CharField(max_length=255, null=True, blank=True)
     # What the import needs to write the source back as read: tag metadata and key order, the
     # legacy file's top-level keys, an n8n export's other keys.
-    legacy = models.JSONField(default=dict, blank=True)
+    legacy = JSONField(default=dict, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
 

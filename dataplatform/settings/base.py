@@ -3,12 +3,14 @@
 Variables: DATABASE_URL (app role), MIGRATE_DATABASE_URL (owner role), MAINTENANCE_DATABASE_URL
 (optional maintenance login acting as the owner), READONLY_DATABASE_URL, MONITOR_DATABASE_URL,
 REDIS_URL, SECRET_KEY, DEBUG, ALLOWED_HOSTS, CSRF_TRUSTED_ORIGINS, DB_POOL (use psycopg's pool in
-this process), DB_STATEMENT_TIMEOUT_MS, LOG_LEVEL.
+this process), DB_STATEMENT_TIMEOUT_MS, LOG_LEVEL,
+METRICS_REQUIRE_AUTH, METRICS_TOKEN, METRICS_ALLOWED_IPS, FLOWBASE_JSON_MAX_DEPTH.
 """
 
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF, UNSAFE_INLINE
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 env = environ.Env()
@@ -24,7 +26,7 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
     "django_prometheus",
-    "django.contrib.admin",
+    "apps.core.admin_config.FlowbaseAdminConfig",  # django.contrib.admin, hardened site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -34,6 +36,7 @@ INSTALLED_APPS = [
     "psqlextra",
     "pgtrigger",
     "django_celery_beat",
+    "csp",
     "apps.core",
     "apps.projects",
     "apps.workflows",
@@ -52,6 +55,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -243,8 +247,38 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
 
+# --- Content-Security-Policy (django-csp) ---------------------------------------------------
+# Scripts and stylesheets only from our own static files: no inline <script>, no inline event
+# handlers, no <style> blocks. Style *attributes* stay allowed (the Database pages draw bars with
+# style="width: …%"); they cannot run code, and img-src/font-src bound what they could load.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "style-src-attr": [UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+
+# --- /metrics and /readyz details ------------------------------------------------------------
+# When METRICS_REQUIRE_AUTH is on (always in the prod settings), /metrics and the details of
+# /readyz need `Authorization: Bearer <METRICS_TOKEN>` or a client address in
+# METRICS_ALLOWED_IPS (comma-separated CIDRs). /healthz stays public. apps.core.endpoint_access.
+METRICS_REQUIRE_AUTH = env.bool("METRICS_REQUIRE_AUTH", default=False)
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=[])
+
 # --- Flowbase ------------------------------------------------------------------------------
 FLOWBASE_LOCAL_DIR = BASE_DIR / ".local"
+# JSON documents (forms, services, the importer) may not nest deeper than this (apps.core.validation).
+FLOWBASE_JSON_MAX_DEPTH = env.int("FLOWBASE_JSON_MAX_DEPTH", default=64)
 # Completed/cancelled workflows older than this move to the `archive` schema (apps/ops).
 ARCHIVE_AFTER_DAYS = env.int("ARCHIVE_AFTER_DAYS", default=365)
 # Services and the importer re-run a transaction refused with a serialization failure (40001)

@@ -25,3 +25,5 @@ _ALIAS_URLS = {
 for _alias, _names in _ALIAS_URLS.items():
     if not any(env(_name, default="") for _name in _names):
         DATABASES.pop(_alias)
+# /metrics and the details of /readyz: bearer token or allow-listed address, never open.
+METRICS_REQUIRE_AUTH = True

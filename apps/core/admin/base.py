@@ -3,6 +3,8 @@
 from django.contrib import admin
 from django.db.models import QuerySet
 
+from apps.core.validation import parse_id
+
 from .paginator import EstimatedCountPaginator
 
 
@@ -19,9 +21,9 @@ class BigTableAdmin(admin.ModelAdmin):
     search_by_id = True
 
     def get_search_results(self, request, queryset: QuerySet, search_term: str):
-        term = search_term.strip()
-        if self.search_by_id and term.isdigit():
-            return queryset.filter(pk=int(term)), False
+        pk = parse_id(search_term) if self.search_by_id else None
+        if pk is not None:
+            return queryset.filter(pk=pk), False
         return super().get_search_results(request, queryset, search_term)
 
 

@@ -38,6 +38,9 @@ class DatabaseHealthAdmin(admin.ModelAdmin):
         views.require(request, VIEW_PERM)
         return redirect("admin:dbhealth_overview")
 
+    def get_object(self, request, object_id, from_field=None):
+        return None  # no table, no objects: change/delete/history say "doesn't exist"
+
     def get_urls(self):
         def wrap(view):
             def inner(request, *args, **kwargs):

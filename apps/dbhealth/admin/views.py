@@ -20,6 +20,7 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 
 from apps.core import request_context
+from apps.core.validation import parse_id, text_problem
 
 from .. import conf, selectors, services
 from ..models import DataQualityCheck, Finding, FindingStatus
@@ -98,7 +99,18 @@ def _refresh(request) -> bool:
 
 
 def _request_id(request) -> str | None:
-    return request_context.current().request_id or request.headers.get("X-Request-ID")
+    # Never the raw header: the middleware validated it (or replaced it) for the audit column.
+    return request_context.current().request_id or getattr(request, "request_id", None)
+
+
+# Deeper than this is not a page anyone browses (200 partitions a page).
+MAX_PAGE = 10_000
+
+
+def _page(request) -> int:
+    """?page= as a page number; anything else (abc, ², -5, 10^30) is the first or last page."""
+    value = parse_id(request.GET.get("page", "") or "1")
+    return min(value or 1, MAX_PAGE)
 
 
 # --- read pages ----------------------------------------------------------------------------
@@ -177,12 +189,15 @@ def tables(request, model_admin):
     expand = request.GET.get("expand")
     partitions = []
     expanded = None
-    page = max(int(request.GET.get("page", "1") or 1), 1)
-    if expand and expand.isdigit():
-        expanded = next((t for t in report["tables"] if t["oid"] == int(expand)), None)
+    page = _page(request)
+    oid = parse_id(expand or "")
+    if expand and oid is None:
+        raise Http404("no such partitioned table")
+    if oid is not None:
+        expanded = next((t for t in report["tables"] if t["oid"] == oid), None)
         if expanded is None:
             raise Http404("no such partitioned table")
-        partitions = selectors.table_partitions(int(expand), page=page)
+        partitions = selectors.table_partitions(oid, page=page)
     return _render(
         request,
         model_admin,
@@ -339,6 +354,9 @@ def quality_run(request, model_admin):
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
     name = request.POST.get("name") or None
+    if name and not DataQualityCheck.objects.filter(name=name[:200]).exists():
+        messages.error(request, f"There is no data-quality check named {name[:80]!r}.")
+        return redirect("admin:dbhealth_quality")
     results = services.dataquality_run(names=[name] if name else None)
     failed = sum(1 for r in results if not r.passed)
     messages.info(request, f"Ran {len(results)} check(s): {failed} failed.")
@@ -355,14 +373,15 @@ def finding_action(request, model_admin, pk: int, action: str):
         return HttpResponseNotAllowed(["POST"])
     finding = get_object_or_404(Finding, pk=pk)
     note = request.POST.get("note", "").strip()[:1000]
+    problem = text_problem(note)
+    if problem:
+        messages.error(request, f"Note: {problem}; nothing was changed.")
+        return redirect(_findings_url())
     if action == "resolve":
         services.finding_resolve(finding=finding, user_id=request.user.pk, note=note)
         messages.success(request, f"Resolved: {finding.title}")
     else:
-        try:
-            days = int(request.POST.get("days", "7"))
-        except ValueError:
-            days = 7
+        days = parse_id(request.POST.get("days", "7")) or 7
         until = timezone.now() + timedelta(days=min(max(days, 1), 365))
         services.finding_snooze(finding=finding, user_id=request.user.pk, until=until, note=note)
         messages.success(request, f"Snoozed until {until:%Y-%m-%d}: {finding.title}")
