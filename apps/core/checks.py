@@ -52,6 +52,8 @@ def check_database_roles(app_configs=None, databases=None, **kwargs) -> list[Err
     if "default" not in (databases or []) or _migrations_pending("default"):
         return []
     return [Error(p.message, hint=p.hint or None, id=p.id) for p in inspect.problems("default")]
+
+
 @register(Tags.security)
 def check_metrics_allowed_ips(app_configs=None, **kwargs) -> list[Error]:
     from .endpoint_access import allowed_networks
