@@ -20,6 +20,8 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 DRIVER = shutil.which("chromedriver")
 
 pytestmark = [
+    # The Database pages read as the monitor role, the quality run as the read-only role.
+    pytest.mark.django_db(transaction=True, databases=["default", "monitor", "readonly"]),
     pytest.mark.slow,
     pytest.mark.skipif(
         not (CHROMIUM and DRIVER),

@@ -5,7 +5,8 @@ import pytest
 
 from tests.dbhealth.conftest import page_url
 
-pytestmark = pytest.mark.django_db
+# The Database pages read the catalog as the monitor role (and the quality page as read-only).
+pytestmark = pytest.mark.django_db(databases=["default", "monitor", "readonly"])
 
 
 def test_csp_header_on_admin_and_database_pages(admin_client):

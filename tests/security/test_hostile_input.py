@@ -21,8 +21,10 @@ from django.contrib.admin.utils import quote
 from django.contrib.contenttypes.models import ContentType
 from django.core.management import call_command
 from django.core.signals import got_request_exception
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, connection, connections, transaction
 from django.test import Client
+
+from tests.conftest import owner_credentials_on_default
 
 from . import hostile_corpus as corpus
 from .hostile_harness import (
@@ -42,7 +44,12 @@ from .hostile_harness import (
     tables_checksum,
 )
 
-pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+# seed_demo, maintain, archive and refresh_views run their DDL as the owner, the Database pages
+# read as the monitor, data-quality checks as the read-only role.
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.django_db(transaction=True, databases=["default", "owner", "monitor", "readonly"]),
+]
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "security"
 DBHEALTH_PREFIX = "dbhealth/databasehealth/"
@@ -174,8 +181,10 @@ def schema_as_found():
         cursor.execute(PARTITIONS_SQL)
         before = {row[0] for row in cursor.fetchall()}
     yield
-    call_command("flush", interactive=False, verbosity=0)
-    with connection.cursor() as cursor:
+    # TRUNCATE and DROP are the owner's: the tests run as the app.
+    with owner_credentials_on_default():
+        call_command("flush", interactive=False, verbosity=0)
+    with connections["owner"].cursor() as cursor:
         cursor.execute(
             "TRUNCATE archive.workflows_workflow, archive.tasks_task, archive.tasks_taskdependency"
         )
