@@ -507,11 +507,24 @@ def activity(limit: int = 500) -> list[dict[str, Any]]:
                pg_blocking_pids(pid) AS blocked_by
         FROM pg_stat_activity
         WHERE datname = current_database() AND pid <> pg_backend_pid()
+          AND pid <> ALL(%s::int[])
         ORDER BY xact_start NULLS LAST, pid
         LIMIT %s
         """,
-        [limit],
+        [own_backend_pids(), limit],
     )
+
+
+def own_backend_pids() -> list[int]:
+    """Backends of this thread's open connections, whatever their alias: the catalog is read as
+    the monitor, but the request's own app connection (the one that would send a signal) is
+    just as much "self" as the monitor's."""
+    pids = []
+    for conn in connections.all(initialized_only=True):
+        raw = conn.connection
+        if raw is not None and not raw.closed:
+            pids.append(raw.info.backend_pid)
+    return pids
 
 
 def backend(pid: int) -> dict[str, Any] | None:
@@ -519,12 +532,12 @@ def backend(pid: int) -> dict[str, Any] | None:
         """
         SELECT pid, usename AS username, application_name, client_addr::text AS client_addr,
                backend_type, state, xact_start, query_start, left(query, 1000) AS query,
-               pid = pg_backend_pid() AS is_self
+               pid = pg_backend_pid() OR pid = ANY(%s::int[]) AS is_self
         FROM pg_stat_activity
         WHERE datname = current_database() AND pid = %s
         LIMIT 1
         """,
-        [pid],
+        [own_backend_pids(), pid],
     )
 
 

@@ -140,3 +140,25 @@ def test_a_catalog_timeout_gives_a_503_page_not_a_500(admin_client_dbh, monkeypa
     response = admin_client_dbh.get(page_url("indexes") + "?refresh=1")
     assert response.status_code == 503
     assert b'id="dbh-unavailable"' in response.content and b"lock timeout" in response.content
+
+
+def test_own_app_connection_is_self_although_the_catalog_is_read_as_the_monitor(
+    admin_client_dbh, superuser
+):
+    """The pages read pg_stat_activity as the monitor, but the request's own app connection
+    (the one that would send the signal) is "self" too: not listed, never signalled, no audit."""
+    from django.db import connection
+
+    from apps.audit.models import AuditEventRow
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        own_pid = cursor.fetchone()[0]
+    assert not any(r["pid"] == own_pid for r in selectors.activity_report()["backends"])
+    for action in ("cancel", "terminate"):
+        response = admin_client_dbh.post(page_url(f"activity/{own_pid}/{action}"), follow=True)
+        assert f"Backend {own_pid} is gone or cannot be signalled." in response.content.decode()
+    assert not AuditEventRow.objects.filter(table_name="pg_stat_activity").exists()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        assert cursor.fetchone()[0] == own_pid  # still connected
