@@ -24,9 +24,9 @@ from typing import Any
 
 import ijson
 
+from apps.core.validation import json_max_depth
 from apps.filestore.problems import Problems, pointer
 
-DEFAULT_MAX_DEPTH = 64
 BOM = b"\xef\xbb\xbf"
 _CHUNK = 1 << 20
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
@@ -40,9 +40,9 @@ _PURE = ijson.get_backend("python")
 
 
 def max_depth() -> int:
-    from django.conf import settings
-
-    return int(getattr(settings, "FILESTORE_MAX_JSON_DEPTH", DEFAULT_MAX_DEPTH))
+    """The one JSON depth limit of forms, services and the importer: a file the importer accepts
+    holds no value the app would then read back as too deep to edit."""
+    return json_max_depth()
 
 
 class Streamed:
@@ -183,7 +183,7 @@ class _Builder:
                     self.problems.error(
                         self.where(),
                         f"JSON nested deeper than {self.limit} levels "
-                        "(FILESTORE_MAX_JSON_DEPTH): refused",
+                        "(FLOWBASE_JSON_MAX_DEPTH): refused",
                     )
                     self.skipping = 1
                     continue

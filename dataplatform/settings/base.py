@@ -277,12 +277,11 @@ METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=[])
 
 # --- Flowbase ------------------------------------------------------------------------------
 FLOWBASE_LOCAL_DIR = BASE_DIR / ".local"
-# JSON documents (forms, services, the importer) may not nest deeper than this (apps.core.validation).
+# JSON documents (forms, services, the importer's whole file) may not nest deeper than this
+# (apps.core.validation; a tagged tasks file needs about 8).
 FLOWBASE_JSON_MAX_DEPTH = env.int("FLOWBASE_JSON_MAX_DEPTH", default=64)
 # Completed/cancelled workflows older than this move to the `archive` schema (apps/ops).
 ARCHIVE_AFTER_DAYS = env.int("ARCHIVE_AFTER_DAYS", default=365)
 # Services and the importer re-run a transaction refused with a serialization failure (40001)
 # or a deadlock (40P01) at most this many times in all (apps.core.db).
 DB_SERIALIZATION_RETRY_ATTEMPTS = env.int("DB_SERIALIZATION_RETRY_ATTEMPTS", default=5)
-# import_filestore refuses JSON nested deeper than this (a tagged tasks file needs about 8).
-FILESTORE_MAX_JSON_DEPTH = env.int("FILESTORE_MAX_JSON_DEPTH", default=64)

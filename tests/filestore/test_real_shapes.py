@@ -333,10 +333,37 @@ def test_bad_files_fail_alone_with_path_and_pointer(run_import, fixtures):
 
 
 def test_depth_limit_is_a_setting(run_import, settings):
-    settings.FILESTORE_MAX_JSON_DEPTH = 200
+    settings.FLOWBASE_JSON_MAX_DEPTH = 200
     ok, _ = run_import(REAL / "bad" / "too_deep.json", project="Deep")
     assert ok
     assert Task.objects.get(workflow__project__name="Deep", external_key="1").legacy["notes"]["x"]
+
+
+def test_importer_and_model_field_share_one_depth_limit(run_import, tmp_path):
+    """The file's whole nesting counts against FLOWBASE_JSON_MAX_DEPTH, so what the importer
+    accepts the app reads back as JSON (not as a too-deep text) and can save again."""
+    from apps.core.validation import TooDeepJSON, json_max_depth, validate_instance
+
+    def tasks_file(name: str, depth: int) -> Path:
+        notes: dict = {}
+        for _ in range(depth - 5):  # root, "master", "tasks", the task, "notes": 5 levels
+            notes = {"x": notes}
+        doc = {"master": {"tasks": [{"id": 1, "title": name, "status": "pending", "notes": notes}]}}
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps(doc))
+        return path
+
+    limit = json_max_depth()
+    ok, _ = run_import(tasks_file("at_limit", limit), project="AtLimit")
+    assert ok
+    task = Task.objects.get(workflow__project__name="AtLimit", external_key="1")
+    assert not isinstance(task.legacy, TooDeepJSON) and task.legacy["notes"]["x"]
+    validate_instance(task)
+    ok, report = run_import(tasks_file("over_limit", limit + 1), project="OverLimit")
+    assert not ok
+    [error] = report["files"][0]["errors"]
+    assert error["pointer"].startswith("/master/tasks/0/notes/x")
+    assert f"nested deeper than {limit} levels (FLOWBASE_JSON_MAX_DEPTH)" in error["message"]
 
 
 def test_batch_size_must_be_positive(fixtures, tmp_path):
