@@ -118,9 +118,11 @@ def restore_shipped_rows() -> None:
     from django.db.migrations.loader import MigrationLoader
 
     historical_apps = MigrationLoader(connection).project_state().apps
+    # The data migrations write through their schema editor's alias, as under `migrate`.
+    schema_editor = connection.schema_editor()
     with pgtrigger.ignore(*SHIPPED_ROWS_UNAUDITED):
         for module_name, function in SHIPPED_ROWS:
-            getattr(importlib.import_module(module_name), function)(historical_apps, None)
+            getattr(importlib.import_module(module_name), function)(historical_apps, schema_editor)
 
 
 def pytest_runtest_setup(item):

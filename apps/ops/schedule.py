@@ -84,11 +84,16 @@ DEFAULT_SCHEDULE: tuple[ScheduleEntry, ...] = (
 
 
 def install_schedule(
-    *, periodic_task, interval_schedule, crontab_schedule, periodic_tasks, now
+    *, periodic_task, interval_schedule, crontab_schedule, periodic_tasks, now, using=None
 ) -> list[str]:
     """Upsert DEFAULT_SCHEDULE by name. Takes the model classes so a data migration can pass its
-    historical models. Keeps `enabled` as staff left it; resets timing, task and kwargs.
-    Bumps PeriodicTasks (what PeriodicTasks.update_changed() does) so a running beat reloads."""
+    historical models, and `using`, the migration's own connection alias. Keeps `enabled` as
+    staff left it; resets timing, task and kwargs. Bumps PeriodicTasks (what
+    PeriodicTasks.update_changed() does) so a running beat reloads."""
+    tasks, intervals, crontabs, beat_changes = (
+        model._default_manager.db_manager(using)
+        for model in (periodic_task, interval_schedule, crontab_schedule, periodic_tasks)
+    )
     changed = []
     for entry in DEFAULT_SCHEDULE:
         schedule_fields = {"interval": None, "crontab": None}
@@ -97,10 +102,8 @@ def install_schedule(
             every, period = (
                 (seconds // 60, "minutes") if seconds % 60 == 0 else (seconds, "seconds")
             )
-            interval = interval_schedule.objects.filter(every=every, period=period).first()
-            schedule_fields["interval"] = interval or interval_schedule.objects.create(
-                every=every, period=period
-            )
+            interval = intervals.filter(every=every, period=period).first()
+            schedule_fields["interval"] = interval or intervals.create(every=every, period=period)
         else:
             cron = {
                 "minute": "*",
@@ -110,10 +113,8 @@ def install_schedule(
                 "month_of_year": "*",
                 **(entry.crontab or {}),
             }
-            crontab = crontab_schedule.objects.filter(**cron, timezone="UTC").first()
-            schedule_fields["crontab"] = crontab or crontab_schedule.objects.create(
-                **cron, timezone="UTC"
-            )
+            crontab = crontabs.filter(**cron, timezone="UTC").first()
+            schedule_fields["crontab"] = crontab or crontabs.create(**cron, timezone="UTC")
         defaults = {
             "task": entry.task,
             "description": entry.description,
@@ -122,9 +123,7 @@ def install_schedule(
             "expire_seconds": entry.expire_seconds,
             **schedule_fields,
         }
-        task, created = periodic_task.objects.get_or_create(
-            name=entry.name, defaults={**defaults, "enabled": True}
-        )
+        task, created = tasks.get_or_create(name=entry.name, defaults={**defaults, "enabled": True})
         dirty = []
         if not created:
             dirty = [k for k, v in defaults.items() if getattr(task, k) != v]
@@ -134,5 +133,5 @@ def install_schedule(
                 task.save(update_fields=dirty)
         if created or dirty:
             changed.append(entry.name)
-    periodic_tasks.objects.update_or_create(ident=1, defaults={"last_update": now})
+    beat_changes.update_or_create(ident=1, defaults={"last_update": now})
     return changed

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.core.management import call_command
+from django.db import connections
 from django_celery_beat.models import IntervalSchedule, PeriodicTask, PeriodicTasks
 
 from apps.ops.schedule import DEFAULT_SCHEDULE
@@ -17,10 +18,15 @@ NAMES = {entry.name for entry in DEFAULT_SCHEDULE}
 def test_migrate_installs_the_default_schedule():
     # Test flushes (TRUNCATE) may have emptied the table since the test database was built:
     # re-run the data migration itself, as `migrate` does on a fresh database.
+    # The data migration writes through its own (the owner's) connection, so the test deletes
+    # and reads there too: the app's connection would not see its uncommitted rows. (A plain
+    # DELETE: django-celery-beat's delete signal would bump PeriodicTasks through the app's
+    # connection, whose lock the migration's own bump would then wait for.)
     call_command("migrate", "ops", "0003", database="owner", verbosity=0)  # migrate: the owner
-    PeriodicTask.objects.all().delete()
+    with connections["owner"].cursor() as cursor:
+        cursor.execute("DELETE FROM django_celery_beat_periodictask")
     call_command("migrate", "ops", database="owner", verbosity=0)
-    installed = {t.name: t for t in PeriodicTask.objects.filter(name__in=NAMES)}
+    installed = {t.name: t for t in PeriodicTask.objects.using("owner").filter(name__in=NAMES)}
     celery_app.loader.import_default_modules()  # autodiscovery, as a worker does at start
     assert set(installed) == NAMES
     for entry in DEFAULT_SCHEDULE:

@@ -154,30 +154,34 @@ CHECKS = [
 def forwards(apps, schema_editor):
     from django.contrib.auth.management import create_permissions
 
+    # The migration's own connection (`migrate --database owner`), never the app's alias: a
+    # second connection could not see this transaction's work and would wait for its locks.
+    db = schema_editor.connection.alias
     app_config = apps.get_app_config("dbhealth")
     app_config.models_module = True
-    create_permissions(app_config, apps=apps, verbosity=0)
+    create_permissions(app_config, apps=apps, verbosity=0, using=db)
     app_config.models_module = None
 
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")
-    group, _ = Group.objects.get_or_create(name=GROUP)
+    group, _ = Group.objects.using(db).get_or_create(name=GROUP)
     group.permissions.add(
-        *Permission.objects.filter(
+        *Permission.objects.using(db).filter(
             content_type__app_label="dbhealth", codename__in=VIEW_PERMISSIONS
         )
     )
 
     Check = apps.get_model("dbhealth", "DataQualityCheck")
     for spec in CHECKS:
-        Check.objects.get_or_create(
+        Check.objects.using(db).get_or_create(
             name=spec["name"], defaults={k: v for k, v in spec.items() if k != "name"}
         )
 
 
 def backwards(apps, schema_editor):
-    apps.get_model("auth", "Group").objects.filter(name=GROUP).delete()
-    apps.get_model("dbhealth", "DataQualityCheck").objects.filter(
+    db = schema_editor.connection.alias
+    apps.get_model("auth", "Group").objects.using(db).filter(name=GROUP).delete()
+    apps.get_model("dbhealth", "DataQualityCheck").objects.using(db).filter(
         name__in=[c["name"] for c in CHECKS]
     ).delete()
 

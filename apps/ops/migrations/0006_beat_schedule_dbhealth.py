@@ -14,6 +14,7 @@ def install(apps, schema_editor):
         crontab_schedule=apps.get_model("django_celery_beat", "CrontabSchedule"),
         periodic_tasks=apps.get_model("django_celery_beat", "PeriodicTasks"),
         now=timezone.now(),
+        using=schema_editor.connection.alias,  # `migrate --database owner`: not the app's alias
     )
 
 

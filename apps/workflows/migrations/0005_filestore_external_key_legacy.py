@@ -5,8 +5,9 @@ from django.db import migrations, models
 
 def move_filestore_metadata(apps, schema_editor):
     """What earlier imports kept in metrics["filestore"] moves to the new legacy field."""
+    db = schema_editor.connection.alias  # the migration's own connection: it holds the new column
     Workflow = apps.get_model("workflows", "Workflow")
-    for wf in Workflow.objects.filter(metrics__has_key="filestore").iterator():
+    for wf in Workflow.objects.using(db).filter(metrics__has_key="filestore").iterator():
         metrics = dict(wf.metrics)
         old = metrics.pop("filestore") or {}
         if "n8n" in old:
@@ -16,7 +17,7 @@ def move_filestore_metadata(apps, schema_editor):
             if "metadata" in old:
                 legacy["metadata"] = old["metadata"]
                 legacy["keys"] = ["tasks", "metadata"]
-        Workflow.objects.filter(pk=wf.pk).update(metrics=metrics, legacy=legacy)
+        Workflow.objects.using(db).filter(pk=wf.pk).update(metrics=metrics, legacy=legacy)
 
 
 class Migration(migrations.Migration):
