@@ -221,10 +221,15 @@ class JSONContentValidator:
 BIGINT_MAX = 2**63 - 1
 
 
+def ascii_digits(term: str) -> bool:
+    """Only 0-9: `'²'.isdigit()` and `'٣'.isdigit()` are true, yet `int('²')` fails."""
+    return term.isascii() and term.isdigit()
+
+
 def parse_id(term: str) -> int | None:
     """A search term that is a positive bigint made of ASCII digits ('²' and '٣' are not)."""
     term = term.strip()
-    if not (term.isascii() and term.isdigit()) or len(term) > 19:
+    if not ascii_digits(term) or len(term) > 19:
         return None
     value = int(term)
     return value if 0 < value <= BIGINT_MAX else None

@@ -17,6 +17,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from apps.core.validation import ascii_digits
 from apps.filestore import jsonio
 from apps.filestore.jsonio import Streamed
 from apps.filestore.problems import Problems, child, pointer
@@ -141,7 +142,7 @@ def priority_of(raw: Any) -> tuple[int | None, bool]:
         return PRIORITY_NATIVE[word], False
     if word in PRIORITY_FOREIGN:
         return PRIORITY_FOREIGN[word], True
-    if word.isdigit() and 0 <= int(word) <= 10:
+    if ascii_digits(word) and len(word.lstrip("0")) <= 2 and int(word) <= 10:
         return int(word), True
     return None, False
 
@@ -188,7 +189,7 @@ def own_id(raw: Any, parent_key: str | None) -> tuple[str | None, str | None]:
 
 def render_own(own: str) -> int | str:
     """The JSON form export_tasks writes for an id's own part: 7 for '7', 'setup-db' for a slug."""
-    return int(own) if own.isdigit() and (own == "0" or not own.startswith("0")) else own
+    return int(own) if ascii_digits(own) and (own == "0" or not own.startswith("0")) else own
 
 
 def type_name(value: Any) -> str:

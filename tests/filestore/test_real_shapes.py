@@ -366,6 +366,23 @@ def test_importer_and_model_field_share_one_depth_limit(run_import, tmp_path):
     assert f"nested deeper than {limit} levels (FLOWBASE_JSON_MAX_DEPTH)" in error["message"]
 
 
+def test_non_ascii_digits_are_not_numbers(run_import, tmp_path):
+    """'²'.isdigit() is true but int('²') fails: a superscript priority is a field error with its
+    pointer (it was "invalid JSON" for the whole file), a superscript id stays a slug."""
+    from apps.filestore.parsing import priority_of, render_own
+
+    assert render_own("²") == "²" and render_own("7") == 7
+    assert priority_of("010") == (10, True) and priority_of("9" * 5000) == (None, False)
+    doc = {"master": {"tasks": [{"id": 1, "title": "A", "status": "pending", "priority": "²"}]}}
+    path = tmp_path / "superscript.json"
+    path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    ok, report = run_import(path, project="Superscript")
+    assert not ok
+    [error] = report["files"][0]["errors"]
+    assert error["pointer"] == "/master/tasks/0/priority"
+    assert "unknown priority '²'" in error["message"]
+
+
 def test_batch_size_must_be_positive(fixtures, tmp_path):
     from django.core.management import CommandError
 
