@@ -23,6 +23,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 SERIALIZATION_FAILURE = "40001"
 DEADLOCK_DETECTED = "40P01"
+LOCK_NOT_AVAILABLE = "55P03"  # lock_timeout
 RETRYABLE_SQLSTATES = frozenset({SERIALIZATION_FAILURE, DEADLOCK_DETECTED})
 DEFAULT_ATTEMPTS = 5
 # After the n-th refusal, a random pause of up to BACKOFF_BASE_S * 2**n (capped) spreads retries.
@@ -37,6 +38,13 @@ def sqlstate(exc: BaseException) -> str | None:
         if state:
             return state
     return None
+
+
+def first_line(exc: BaseException, *, limit: int | None = None) -> str:
+    """The first line of an error's message (or its class name): for logs, reports and pages."""
+    text = str(exc).strip()
+    line = text.splitlines()[0] if text else type(exc).__name__
+    return line[:limit] if limit else line
 
 
 def is_retryable(exc: BaseException) -> bool:
@@ -86,7 +94,7 @@ def retry_on_serialization_failure(func=None, /, *, attempts=None, using=None):
                     logger.info(
                         "%s: %s (SQLSTATE %s), retrying (attempt %d of %d)",
                         fn.__qualname__,
-                        str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+                        first_line(exc),
                         sqlstate(exc),
                         attempt + 1,
                         total,

@@ -23,7 +23,7 @@ from django.core.exceptions import ValidationError
 from django.utils.deconstruct import deconstructible
 
 DEFAULT_JSON_MAX_DEPTH = 64
-_SURROGATE = re.compile("[\ud800-\udfff]")
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def json_max_depth() -> int:
@@ -49,7 +49,7 @@ def text_problem(value: str) -> str | None:
     position = value.find("\x00")
     if position >= 0:
         return f"contains a NUL character (U+0000) at position {position}"
-    match = _SURROGATE.search(value)
+    match = LONE_SURROGATE.search(value)
     if match:
         return (
             f"contains a lone surrogate (U+{ord(match.group()):04X}) at position "

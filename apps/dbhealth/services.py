@@ -12,6 +12,8 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
 
+from apps.core.db import first_line
+
 from . import catalog, conf, querytext, redaction, selectors, sqlcheck
 from .models import (
     CheckKind,
@@ -399,9 +401,7 @@ def dataquality_check_run(*, check: DataQualityCheck) -> DataQualityResult:
     except (CheckError, catalog.CatalogError) as exc:
         error = str(exc)
     except Exception as exc:  # SQL error, timeout: stored, never raised to the runner
-        error = (
-            str(exc).strip().splitlines()[0][:500] if str(exc).strip() else exc.__class__.__name__
-        )
+        error = first_line(exc, limit=500)
         logger.warning("data-quality check %s failed to run: %s", check.name, error)
     duration = int((time.monotonic() - started) * 1000)
     return DataQualityResult.objects.create(

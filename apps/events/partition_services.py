@@ -20,6 +20,7 @@ import pgtrigger
 from django.db import DatabaseError, connections, transaction
 from psqlextra.partitioning.constants import AUTO_PARTITIONED_COMMENT
 
+from apps.core.db import LOCK_NOT_AVAILABLE, first_line, sqlstate
 from apps.core.roles import config as roles_config
 from apps.core.roles.services import relation_grants_sync
 
@@ -67,8 +68,7 @@ def _lock_timeout(config) -> str:
 
 
 def _is_lock_timeout(exc: DatabaseError) -> bool:
-    cause = exc.__cause__
-    return getattr(getattr(cause, "diag", None), "sqlstate", None) == "55P03"
+    return sqlstate(exc) == LOCK_NOT_AVAILABLE
 
 
 def partitions_create(
@@ -275,4 +275,4 @@ def _schema_of(table: str, connection) -> str:
 def _reason(exc: DatabaseError) -> str:
     if _is_lock_timeout(exc):
         return "lock_timeout: the parent table is busy; retry later"
-    return str(exc).strip().splitlines()[0]
+    return first_line(exc)

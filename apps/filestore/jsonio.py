@@ -24,13 +24,13 @@ from typing import Any
 
 import ijson
 
-from apps.core.validation import json_max_depth
+from apps.core.db import first_line
+from apps.core.validation import LONE_SURROGATE, json_max_depth
 from apps.filestore.problems import Problems, pointer
 
 BOM = b"\xef\xbb\xbf"
 _CHUNK = 1 << 20
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 try:
     _FAST = ijson.get_backend("yajl2_c")
@@ -136,7 +136,7 @@ class _Builder:
         what = "key" if is_key else "string"
         if "\x00" in text:
             self.problems.error(self.where(), f"{what} contains a NUL character (\\u0000)")
-        if self.check_surrogates and _LONE_SURROGATE.search(text):
+        if self.check_surrogates and LONE_SURROGATE.search(text):
             self.problems.error(
                 self.where(), f"{what} contains a lone UTF-16 surrogate (not Unicode text)"
             )
@@ -159,7 +159,7 @@ class _Builder:
     def run(self, events: Iterator[tuple[str, Any]]) -> None:
         stack = self.stack
         intern = sys.intern
-        lone = _LONE_SURROGATE.search if self.check_surrogates else None
+        lone = LONE_SURROGATE.search if self.check_surrogates else None
         stream = self.stream
         for event, value in events:
             if self.skipping:
@@ -216,7 +216,7 @@ class _Builder:
 
 def _report_invalid(path: Path, problems: Problems, exc: Exception) -> None:
     """Invalid JSON: re-read with the standard library for an exact line and column."""
-    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    first = first_line(exc)
     data = path.read_bytes()
     if data.startswith(BOM):
         data = data[len(BOM) :]

@@ -24,14 +24,10 @@ from django.db import DataError, transaction
 from django.db.models import QuerySet
 from django.http import HttpResponseRedirect
 
+from apps.core.db import first_line
 from apps.core.validation import check_value
 
 logger = logging.getLogger(__name__)
-
-
-def first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:300] if text else type(exc).__name__
 
 
 # --- changelists ---------------------------------------------------------------------------
@@ -67,8 +63,12 @@ class SafeChangeListMixin:
             self._refuse(request, exc)
 
     def _refuse(self, request, exc: BaseException):
-        logger.info("changelist %s: lookup refused: %s", self.model._meta.label, first_line(exc))
-        messages.error(request, f"This filter or search cannot be applied: {first_line(exc)}")
+        logger.info(
+            "changelist %s: lookup refused: %s", self.model._meta.label, first_line(exc, limit=300)
+        )
+        messages.error(
+            request, f"This filter or search cannot be applied: {first_line(exc, limit=300)}"
+        )
         raise IncorrectLookupParameters(exc)
 
 

@@ -14,7 +14,9 @@ from django.contrib import admin
 from django.db import DatabaseError, DataError
 from django.template.response import SimpleTemplateResponse, TemplateResponse
 
-from .hardening import first_line, hardened_admin_class
+from apps.core.db import first_line
+
+from .hardening import hardened_admin_class
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +44,7 @@ class FlowbaseAdminSite(admin.AdminSite):
                 return response
             except DataError as exc:
                 logger.warning("admin %s: value refused by the database: %s", request.path, exc)
-                return self.bad_request(request, first_line(exc))
+                return self.bad_request(request, first_line(exc, limit=300))
 
         return inner
 
