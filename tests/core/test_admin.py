@@ -85,19 +85,7 @@ def test_article_search_box_uses_full_text(staff_client):
 
 def test_illegal_status_change_in_admin_is_a_form_error_not_a_crash(staff_client):
     task = f.TaskFactory(status="done", title="Ship")
-    data = {
-        "workflow": task.workflow_id,
-        "title": task.title,
-        "status": "blocked",
-        "priority": 5,
-        "requirements": "[]",
-        "acceptance_criteria": "[]",
-        "legacy": "{}",
-        "subtasks-TOTAL_FORMS": 0,
-        "subtasks-INITIAL_FORMS": 0,
-        "dependencies-TOTAL_FORMS": 0,
-        "dependencies-INITIAL_FORMS": 0,
-    }
+    data = f.task_admin_form(workflow=task.workflow_id, title=task.title, status="blocked")
     response = staff_client.post(_url("tasks.task", "change", task.pk), data)
     assert response.status_code == 200
     assert b"illegal status transition done -&gt; blocked" in response.content

@@ -14,7 +14,8 @@ import time
 
 import psycopg
 import pytest
-from django.db import connections
+
+from tests.db import conninfo
 
 SCHEMA = "dbh_scratch"
 
@@ -85,24 +86,13 @@ GRANT USAGE ON ALL SEQUENCES IN SCHEMA {schema} TO {app}, {readonly};
 """
 
 
-def _conninfo(alias: str = "default") -> str:
-    s = connections[alias].settings_dict
-    return psycopg.conninfo.make_conninfo(
-        dbname=s["NAME"],
-        user=s["USER"],
-        password=s["PASSWORD"] or None,
-        host=s["HOST"],
-        port=s["PORT"],
-    )
-
-
 @pytest.fixture(scope="session")
 def scratch(django_db_setup, django_db_blocker):
     """Create the scratch schema in the test database; drop it at the end of the session."""
     from apps.core.roles.config import roles
 
     with django_db_blocker.unblock():
-        conninfo, owner_conninfo = _conninfo(), _conninfo("owner")
+        app_conninfo, owner_conninfo = conninfo(), conninfo("owner")
     r = roles()
     with psycopg.connect(owner_conninfo, autocommit=True) as conn:
         conn.execute(PLANT_SQL)
@@ -114,7 +104,7 @@ def scratch(django_db_setup, django_db_blocker):
             )
         conn.execute("SELECT pg_stat_force_next_flush()")
     # The planting backend publishes its statistics when it exits: wait until they are visible.
-    with psycopg.connect(conninfo, autocommit=True) as conn:
+    with psycopg.connect(app_conninfo, autocommit=True) as conn:
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             conn.execute("SELECT pg_stat_clear_snapshot()")
@@ -124,7 +114,7 @@ def scratch(django_db_setup, django_db_blocker):
             if dead >= 4000:
                 break
             time.sleep(0.05)
-    yield conninfo
+    yield app_conninfo
     with psycopg.connect(owner_conninfo, autocommit=True) as conn:
         conn.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
 

@@ -5,15 +5,14 @@ Screenshots go to artifacts/dbhealth/ (gitignored). Skips only when the browser 
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
+from tests.browser import needs_chromium, start_chrome
+
 from .conftest import PAGES, SCHEMA, page_url
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-DRIVER = shutil.which("chromedriver")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "dbhealth"
 
 EXPECT = {
@@ -31,34 +30,13 @@ EXPECT = {
 pytestmark = [
     pytest.mark.django_db(transaction=True, databases=["default", "monitor", "readonly"]),
     pytest.mark.slow,
-    pytest.mark.skipif(
-        not (CHROMIUM and DRIVER),
-        reason="headless browser absent: apt-get install chromium chromium-driver",
-    ),
+    needs_chromium,
 ]
 
 
 @pytest.fixture
 def browser():
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for arg in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--disable-dev-shm-usage",
-        "--window-size=1400,1000",
-    ):
-        options.add_argument(arg)
-    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
-    driver.set_page_load_timeout(30)
+    driver = start_chrome()
     yield driver
     driver.quit()
 

@@ -106,3 +106,27 @@ class LearningDataFactory(factory.django.DjangoModelFactory):
     pattern_type = "retry_backoff"
     outcome = Outcome.SUCCESS
     confidence = 0.8
+
+
+def task_admin_form(**fields) -> dict:
+    """A POST body for the task admin's add/change form: empty inlines, blank optional fields,
+    then `fields` (workflow, title, status, …)."""
+    return {
+        "external_key": "",
+        "status": "pending",
+        "priority": 5,
+        "assignee": "",
+        "description": "",
+        "details": "",
+        "test_strategy": "",
+        "estimated_effort": "",
+        "actual_effort": "",
+        "requirements": "[]",
+        "acceptance_criteria": "[]",
+        "legacy": "{}",
+        "subtasks-TOTAL_FORMS": 0,
+        "subtasks-INITIAL_FORMS": 0,
+        "dependencies-TOTAL_FORMS": 0,
+        "dependencies-INITIAL_FORMS": 0,
+        **fields,
+    }

@@ -9,24 +9,17 @@ Violations are collected by a listener installed before any page script runs (CD
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 from django.db import connection
 
+from tests.browser import needs_chromium, start_chrome
 from tests.dbhealth.conftest import PAGES, page_url
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-DRIVER = shutil.which("chromedriver")
 
 pytestmark = [
     # The Database pages read as the monitor role, the quality run as the read-only role.
     pytest.mark.django_db(transaction=True, databases=["default", "monitor", "readonly"]),
     pytest.mark.slow,
-    pytest.mark.skipif(
-        not (CHROMIUM and DRIVER),
-        reason="headless browser absent: apt-get install chromium chromium-driver",
-    ),
+    needs_chromium,
 ]
 
 LISTENER = """
@@ -39,26 +32,7 @@ document.addEventListener('securitypolicyviolation', function (e) {
 
 @pytest.fixture
 def browser():
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for arg in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--disable-dev-shm-usage",
-        "--window-size=1400,1000",
-    ):
-        options.add_argument(arg)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
-    driver.set_page_load_timeout(30)
+    driver = start_chrome(console_log=True)
     driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": LISTENER})
     yield driver
     driver.quit()

@@ -13,24 +13,17 @@ from __future__ import annotations
 import psycopg
 import pytest
 from django.contrib.auth.models import Group, Permission
-from django.db import DatabaseError, connections
+from django.db import DatabaseError
 
 from apps.audit.models import AuditEventRow
 from apps.dbhealth import catalog, redaction, services, sqlcheck
 from apps.dbhealth.models import DataQualityCheck, DataQualityResult, Finding
+from tests.db import conninfo
 
 pytestmark = pytest.mark.django_db(databases=["default", "readonly", "monitor"])
 
 SCHEMA = "sec_scratch"
 ADD_URL = "/admin/dbhealth/dataqualitycheck/add/"
-
-
-def _conninfo(alias: str) -> str:
-    s = connections[alias].settings_dict
-    return psycopg.conninfo.make_conninfo(
-        dbname=s["NAME"], user=s["USER"], password=s["PASSWORD"] or None,
-        host=s["HOST"], port=s["PORT"],
-    )  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +32,7 @@ def accounts(django_db_setup, django_db_blocker):
     from apps.core.roles.config import roles
 
     with django_db_blocker.unblock():
-        owner = _conninfo("owner")
+        owner = conninfo("owner")
     r = roles()
     with psycopg.connect(owner, autocommit=True) as conn:
         conn.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE; CREATE SCHEMA {SCHEMA}")
@@ -114,7 +107,7 @@ def test_attack_custom_sql_reads_pg_authid():
 
 
 def test_attack_custom_sql_terminates_a_backend():
-    with psycopg.connect(_conninfo("default"), autocommit=True) as victim:
+    with psycopg.connect(conninfo("default"), autocommit=True) as victim:
         pid = victim.info.backend_pid
         result = _run("custom_sql", params={"sql": f"SELECT pg_terminate_backend({pid})"})
         _assert_blocked(result, "not allowed")
@@ -164,7 +157,7 @@ def test_attack_custom_sql_writes_through_every_door():
 
 def test_an_advisory_lock_taken_by_a_check_does_not_outlive_it():
     catalog.sandbox_fetch("SELECT pg_advisory_lock(424242)", timeout_ms=2_000)
-    with psycopg.connect(_conninfo("default"), autocommit=True) as other:
+    with psycopg.connect(conninfo("default"), autocommit=True) as other:
         assert other.execute("SELECT pg_try_advisory_lock(424242)").fetchone() == (True,)
 
 
@@ -353,7 +346,7 @@ def test_operators_group_has_no_sample_permission():
 
 
 def test_activity_page_masks_other_sessions_literals(admin_client):
-    with psycopg.connect(_conninfo("default"), autocommit=True) as other:
+    with psycopg.connect(conninfo("default"), autocommit=True) as other:
         other.execute("SELECT 'session-key-abc123' AS k, 42 AS n")
         page = admin_client.get("/admin/dbhealth/databasehealth/activity/?refresh=1")
         assert page.status_code == 200

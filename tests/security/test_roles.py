@@ -15,16 +15,9 @@ from django.utils import timezone
 
 from apps.core.roles import config, inspect
 from apps.core.roles.config import roles
+from tests.db import conninfo
 
 pytestmark = pytest.mark.django_db(databases=["default", "owner", "readonly", "monitor"])
-
-
-def _conninfo(alias: str) -> str:
-    s = connections[alias].settings_dict
-    return psycopg.conninfo.make_conninfo(
-        dbname=s["NAME"], user=s["USER"], password=s["PASSWORD"] or None,
-        host=s["HOST"], port=s["PORT"],
-    )  # fmt: skip
 
 
 def _refused(sql: str, params=None, *, using: str = "default") -> str:
@@ -85,7 +78,7 @@ def test_the_app_role_cannot(name):
 
 
 def test_the_app_role_cannot_terminate_another_roles_backend():
-    with psycopg.connect(_conninfo("monitor"), autocommit=True) as other:
+    with psycopg.connect(conninfo("monitor"), autocommit=True) as other:
         pid = other.info.backend_pid
         error = _refused("SELECT pg_terminate_backend(%s)", [pid])
         assert "permission denied to terminate process" in error or "must be a member" in error
@@ -94,7 +87,7 @@ def test_the_app_role_cannot_terminate_another_roles_backend():
 
 def test_the_signal_function_refuses_the_owners_backend():
     """The one audited path to pg_signal_backend: never the owner (migrations) or a superuser."""
-    with psycopg.connect(_conninfo("owner"), autocommit=True) as other:
+    with psycopg.connect(conninfo("owner"), autocommit=True) as other:
         error = _refused(
             "SELECT public.flowbase_signal_backend(%s, 'terminate')", [other.info.backend_pid]
         )
@@ -145,7 +138,7 @@ def test_the_read_only_role_reads_domain_tables_and_views_only_read_only():
 def test_the_read_only_role_sees_no_other_sessions_query_text():
     """pg_read_all_stats is the monitor's, not the sandbox's: literals in other sessions'
     queries (Django binds parameters client-side) stay hidden from a check's SQL."""
-    with psycopg.connect(_conninfo("default"), autocommit=True) as other:
+    with psycopg.connect(conninfo("default"), autocommit=True) as other:
         other.execute("SELECT 'sec-literal-' || 'probe'")
         with connections["readonly"].cursor() as cursor:
             cursor.execute(

@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from apps.core.db import sqlstate
 from apps.tasks.models import Task, TaskDependency
-from tests.factories.domain import ProjectFactory, TaskFactory, WorkflowFactory
+from tests.factories.domain import ProjectFactory, TaskFactory, WorkflowFactory, task_admin_form
 from tests.security import dependency_races as races
 
 pytestmark = pytest.mark.django_db
@@ -162,27 +162,7 @@ def test_moving_a_workflow_with_cross_workflow_dependencies_is_refused(two_proje
 
 
 def _task_form(workflow, parent, title: str) -> dict:
-    return {
-        "workflow": workflow.pk,
-        "parent": parent.pk,
-        "external_key": "",
-        "title": title,
-        "status": "pending",
-        "priority": 5,
-        "assignee": "",
-        "description": "",
-        "details": "",
-        "test_strategy": "",
-        "estimated_effort": "",
-        "actual_effort": "",
-        "requirements": "[]",
-        "acceptance_criteria": "[]",
-        "legacy": "{}",
-        "subtasks-TOTAL_FORMS": 0,
-        "subtasks-INITIAL_FORMS": 0,
-        "dependencies-TOTAL_FORMS": 0,
-        "dependencies-INITIAL_FORMS": 0,
-    }
+    return task_admin_form(workflow=workflow.pk, parent=parent.pk, title=title)
 
 
 def test_admin_add_form_shows_the_rule_as_a_form_error(admin_client, two_projects):

@@ -169,19 +169,9 @@ def test_pages_of_a_row_stored_too_deep_render(admin_client):
 @pytest.mark.django_db
 def test_admin_form_names_the_field(admin_client):
     task = f.TaskFactory()
-    data = {
-        "workflow": task.workflow_id,
-        "title": task.title,
-        "status": task.status,
-        "priority": 5,
-        "requirements": deep(1000),
-        "acceptance_criteria": "[]",
-        "legacy": "{}",
-        "subtasks-TOTAL_FORMS": 0,
-        "subtasks-INITIAL_FORMS": 0,
-        "dependencies-TOTAL_FORMS": 0,
-        "dependencies-INITIAL_FORMS": 0,
-    }
+    data = f.task_admin_form(
+        workflow=task.workflow_id, title=task.title, status=task.status, requirements=deep(1000)
+    )
     response = admin_client.post(f"/admin/tasks/task/{task.pk}/change/", data)
     assert response.status_code == 200
     assert "JSON is nested deeper than 64 levels" in response.content.decode()
