@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from django.conf import settings
-from django.db import connections
+from django.db import DEFAULT_DB_ALIAS, connections
 
 _VALUE = re.compile(r"^\d+(\.\d+)?\s*(us|ms|s|min|h|d)?$")
 
@@ -24,5 +24,11 @@ def migration_lock_timeout() -> str:
 
 
 def set_migration_lock_timeout(sender, using: str = "default", **kwargs) -> None:
-    with connections[using].cursor() as cursor:
-        cursor.execute("SELECT set_config('lock_timeout', %s, false)", [migration_lock_timeout()])
+    """On the migrating connection, and on `default` too: a data migration that writes through
+    the default alias while its own migration holds a lock on the table would otherwise wait
+    for ever (the migration's transaction waits for it); now it fails after the timeout."""
+    timeout = migration_lock_timeout()
+    for alias in dict.fromkeys([using, DEFAULT_DB_ALIAS]):
+        if alias in connections.settings:
+            with connections[alias].cursor() as cursor:
+                cursor.execute("SELECT set_config('lock_timeout', %s, false)", [timeout])

@@ -283,7 +283,8 @@ def test_a_migration_behind_a_held_lock_fails_fast_with_a_clear_message(settings
         assert cursor.fetchone() == (True,)
         cursor.execute("SHOW lock_timeout")
         assert cursor.fetchone() == ("1s",)  # the session migrate ran in
-    connections["owner"].close()
+    for alias in ("owner", "default"):
+        connections[alias].close()
 
 
 def test_a_malformed_lock_timeout_is_refused(settings):
@@ -292,3 +293,32 @@ def test_a_malformed_lock_timeout_is_refused(settings):
     settings.MIGRATION_LOCK_TIMEOUT = "5 seconds; DROP TABLE x"
     with pytest.raises(ValueError, match="MIGRATION_LOCK_TIMEOUT"):
         migration_lock_timeout()
+
+
+@pytest.mark.django_db(databases=["default", "owner"])
+def test_a_data_migration_writes_on_the_migrating_connection_not_behind_its_lock():
+    """workflows.0005 alters workflows_workflow, then moves data in it: through another
+    connection that move would wait for the migration's own lock for ever."""
+    import importlib
+    from types import SimpleNamespace
+
+    from django.db.migrations.loader import MigrationLoader
+
+    name = "0005_filestore_external_key_legacy"
+    module = importlib.import_module(f"apps.workflows.migrations.{name}")
+    historical = MigrationLoader(connections["owner"]).project_state(("workflows", name)).apps
+    from apps.projects.models import Project
+    from apps.workflows.models import Workflow
+
+    project = Project.objects.using("owner").create(name="P", slug="p")
+    wf = Workflow.objects.using("owner").create(
+        project=project, name="W", metrics={"filestore": {"shape": "tagged"}, "n": 1}
+    )
+    with connections["default"].cursor() as cursor:
+        cursor.execute("SET LOCAL lock_timeout = '2s'")  # fail, not hang, if it goes there
+    with connections["owner"].cursor() as cursor:
+        cursor.execute("LOCK TABLE workflows_workflow IN ACCESS EXCLUSIVE MODE")
+    module.move_filestore_metadata(historical, SimpleNamespace(connection=connections["owner"]))
+    wf.refresh_from_db(using="owner")
+    assert wf.metrics == {"n": 1}
+    assert wf.legacy == {"source": "taskmaster", "shape": "tagged"}

@@ -6,7 +6,10 @@ from django.db import migrations, models
 def move_filestore_metadata(apps, schema_editor):
     """What earlier imports kept in metrics["filestore"] moves to the new legacy field."""
     Workflow = apps.get_model("workflows", "Workflow")
-    for wf in Workflow.objects.filter(metrics__has_key="filestore").iterator():
+    # The migration's own connection: this migration has just altered the table, so another
+    # connection (the app's default alias) would wait for its lock until the end of time.
+    workflows = Workflow.objects.using(schema_editor.connection.alias)
+    for wf in workflows.filter(metrics__has_key="filestore").iterator():
         metrics = dict(wf.metrics)
         old = metrics.pop("filestore") or {}
         if "n8n" in old:
@@ -16,7 +19,7 @@ def move_filestore_metadata(apps, schema_editor):
             if "metadata" in old:
                 legacy["metadata"] = old["metadata"]
                 legacy["keys"] = ["tasks", "metadata"]
-        Workflow.objects.filter(pk=wf.pk).update(metrics=metrics, legacy=legacy)
+        workflows.filter(pk=wf.pk).update(metrics=metrics, legacy=legacy)
 
 
 class Migration(migrations.Migration):
