@@ -69,6 +69,12 @@ class AuditEvent(AuditEventColumns, PostgresPartitionedModel):
             models.Index(
                 fields=["table_name", "row_pk", "-created_at"], name="auditevent_row_history_idx"
             ),
+            # What one account did: "who changed what", and the erasure's actor lookups.
+            models.Index(
+                fields=["actor_id", "-created_at"],
+                name="auditevent_actor_idx",
+                condition=models.Q(actor_id__isnull=False),
+            ),
         ]
         triggers = [AppendOnly(name="append_only", operation=pgtrigger.Update | pgtrigger.Delete)]
 

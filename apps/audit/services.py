@@ -11,7 +11,6 @@ from apps.events.validation import json_object, optional_id, optional_text, requ
 from .models import AuditAction, AuditEvent
 
 
-@transaction.atomic
 def audit_action_record(
     *,
     action_name: str,
@@ -20,24 +19,27 @@ def audit_action_record(
     details: dict,
     actor_id: int | None,
     request_id: str = "",
+    using: str = "default",
 ) -> None:
     """Append action='ACTION' for `target` (a table name) row `target_pk`.
 
     `changes` = {"action": action_name, **details}; an empty `request_id` falls back to the
-    request bound by AuditContextMiddleware, if any.
+    request bound by AuditContextMiddleware, if any. `using`: the connection (and transaction)
+    to write in, e.g. the owner's for a maintenance job's record.
     """
     action_name = required_text(action_name, what="Audit action_name", max_length=100)
     details = json_object(details, what="Audit details", allow_none=False)
-    AuditEvent.objects.create(
-        table_name=required_text(target, what="Audit target", max_length=100),
-        row_pk=required_text(str(target_pk), what="Audit target_pk", max_length=64),
-        action=AuditAction.ACTION,
-        changes={"action": action_name, **details},
-        actor_id=optional_id(actor_id, what="Audit actor_id"),
-        request_id=optional_text(
-            request_id or request_context.current().request_id or "",
-            what="Audit request_id",
-            max_length=64,
-        ),
-        txid=models.Func(function="txid_current", output_field=models.BigIntegerField()),
-    )
+    with transaction.atomic(using=using):
+        AuditEvent.objects.using(using).create(
+            table_name=required_text(target, what="Audit target", max_length=100),
+            row_pk=required_text(str(target_pk), what="Audit target_pk", max_length=64),
+            action=AuditAction.ACTION,
+            changes={"action": action_name, **details},
+            actor_id=optional_id(actor_id, what="Audit actor_id"),
+            request_id=optional_text(
+                request_id or request_context.current().request_id or "",
+                what="Audit request_id",
+                max_length=64,
+            ),
+            txid=models.Func(function="txid_current", output_field=models.BigIntegerField()),
+        )

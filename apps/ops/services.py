@@ -550,6 +550,14 @@ def _step_retention(*, apply: bool) -> tuple[int, dict]:
                     count += model.objects.filter(pk__in=ids).delete()[0]
         details[label] = {"older_than_days": days, "deleted" if apply else "would_delete": count}
         total += count
+    # The per-table policy of apps/privacy (PRIVACY_RETENTION_DAYS).
+    from apps.privacy.retention import retention_enforce
+
+    touched, privacy = retention_enforce(apply=apply)
+    details["privacy"] = privacy
+    if privacy.get("problems"):
+        details["problems"] = privacy["problems"]
+    total += touched
     return total, details
 
 

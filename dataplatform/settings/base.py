@@ -50,6 +50,9 @@ INSTALLED_APPS = [
     "apps.filestore",
     "apps.ops",
     "apps.dbhealth",
+    "apps.privacy",
+    "apps.embeddings",
+    "apps.safe_migrations",
 ]
 
 MIDDLEWARE = [
@@ -285,3 +288,36 @@ ARCHIVE_AFTER_DAYS = env.int("ARCHIVE_AFTER_DAYS", default=365)
 # Services and the importer re-run a transaction refused with a serialization failure (40001)
 # or a deadlock (40P01) at most this many times in all (apps.core.db).
 DB_SERIALIZATION_RETRY_ATTEMPTS = env.int("DB_SERIALIZATION_RETRY_ATTEMPTS", default=5)
+# --- privacy: erasure and retention (apps/privacy, docs/privacy.md) ----------------------------
+# Pseudonyms are HMACs under this key (default: SECRET_KEY). Set it once and keep it: the same
+# person then always gets the same `erased-<hex>`.
+PRIVACY_PSEUDONYM_KEY = env("PRIVACY_PSEUDONYM_KEY", default="")
+# JSON keys whose values identify a person, per model and JSON field: the erasure also cuts the
+# person's account id found under them (names and e-mails are found in every JSON value anyway).
+PRIVACY_PERSONAL_JSON_KEYS = {
+    "events.Event": {"payload": ["user", "user_id", "actor", "author", "email", "assignee"]},
+    "tasks.Task": {"legacy": ["assignee", "owner", "author", "reporter"]},
+    "workflows.Workflow": {"legacy": ["owner", "author"]},
+    "runs.WorkflowRun": {"trigger_data": ["user", "user_id", "actor", "email"]},
+    "runs.FormResponse": {"data": ["name", "email", "user_id"], "metadata": ["user_id", "email"]},
+}
+# Days kept per table. Partitioned tables: archived (detached) partitions older than this are
+# dropped (the partition policy detaches them first, never earlier); other tables: older rows
+# are deleted. Run by the nightly maintenance's retention step.
+PRIVACY_RETENTION_DAYS = {
+    "events.Event": 730,
+    "events.PerformanceMetric": 90,
+    "runs.WorkflowRun": 730,
+    "runs.NodeExecution": 730,
+    "runs.FormResponse": 430,
+    "audit.AuditEvent": 7 * 365,
+    "admin.LogEntry": 365,
+    "dbhealth.DataQualityResult": 90,
+    "sessions.Session": 0,  # expired sessions (expire_date in the past)
+}
+PRIVACY_LOCK_TIMEOUT = env("PRIVACY_LOCK_TIMEOUT", default="5s")
+
+# --- migrations (apps/safe_migrations, docs/migrations.md) ------------------------------------
+# Every `migrate` session waits at most this long for a lock, then fails with a clear message
+# instead of queueing every other query behind it.
+MIGRATION_LOCK_TIMEOUT = env("MIGRATION_LOCK_TIMEOUT", default="5s")

@@ -222,6 +222,17 @@ def build_world(django_user_model):
     for task in (second, first):
         task_status_update(task=task, status="done")
 
+    from apps.embeddings.services import embedding_record
+
+    embedding_record(
+        entity_type="tasks.task",
+        entity_id=first.pk,
+        provider="local",
+        model_name="m",
+        namespace="n",
+        dimension=8,
+        external_id="hostile-1",
+    )
     dbh_services.dataquality_run()
     dbh_services.findings_refresh()
     ops_services.heartbeat_record()

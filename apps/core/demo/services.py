@@ -31,12 +31,14 @@ def demo_seed(*, scale: str = "small", reset: bool = False, log=print) -> dict[s
         timeseries_partitions()
         counts = small.small_seed()
     else:
+        # Partition DDL before any seeding transaction (the small part's reads of the events
+        # would make the owner's CREATE … PARTITION OF wait for it).
+        timeseries_partitions()
         if not small.small_is_loaded():
             small.small_seed()  # the hand-made part comes with every scale
         if scale_mod.scale_is_loaded(scale):
             log(f"{scale} demo data already loaded: nothing to do")
             return {}
-        timeseries_partitions()
         counts = scale_mod.scale_seed(scale, log=log)
     scale_mod.analyze_all()
     log(f"seeded {scale} in {time.perf_counter() - started:.1f} s: {counts}")
