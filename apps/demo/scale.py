@@ -9,9 +9,9 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
-from apps.core.demo import content
-from apps.core.demo.sql import analyze, execute, insert_select, pgtrigger_fast_path
-from apps.core.demo.timeseries import timeseries_seed
+from apps.demo import content
+from apps.demo.sql import analyze, execute, insert_select, pgtrigger_fast_path
+from apps.demo.timeseries import timeseries_seed
 from apps.knowledge.models import Article
 from apps.projects.models import Project
 from apps.tasks.models import Task, TaskDependency

@@ -8,17 +8,19 @@ from django.db import transaction
 
 from apps.blueprints.models import Template
 from apps.components.models import Component, LearningData
-from apps.core.demo import scale as scale_mod
-from apps.core.demo import small
-from apps.core.demo.sql import execute, pgtrigger_fast_path
-from apps.core.demo.timeseries import timeseries_partitions, timeseries_reset
+from apps.demo import scale as scale_mod
+from apps.demo import small
+from apps.demo.quality import quality_seed
+from apps.demo.sql import execute, pgtrigger_fast_path, scalar
+from apps.demo.timeseries import timeseries_counts, timeseries_partitions, timeseries_reset
 from apps.projects.models import Project
 
 SCALES = ("small", "medium", "large")
 
 
 def demo_seed(*, scale: str = "small", reset: bool = False, log=print) -> dict[str, int]:
-    """Idempotent: a scale already loaded is left alone (a no-op costing a couple of queries)."""
+    """Idempotent: a scale already loaded is left alone (a no-op costing a couple of queries).
+    `reset` deletes every demo row first (the command asks for --apply before passing it)."""
     if scale not in SCALES:
         raise ValueError(f"unknown scale {scale!r}; choose one of {', '.join(SCALES)}")
     started = time.perf_counter()
@@ -30,12 +32,14 @@ def demo_seed(*, scale: str = "small", reset: bool = False, log=print) -> dict[s
             return {}
         timeseries_partitions()
         counts = small.small_seed()
+        counts.update(quality_seed())
     else:
         # Partition DDL before any seeding transaction (the small part's reads of the events
         # would make the owner's CREATE … PARTITION OF wait for it).
         timeseries_partitions()
         if not small.small_is_loaded():
             small.small_seed()  # the hand-made part comes with every scale
+            quality_seed()
         if scale_mod.scale_is_loaded(scale):
             log(f"{scale} demo data already loaded: nothing to do")
             return {}
@@ -45,13 +49,27 @@ def demo_seed(*, scale: str = "small", reset: bool = False, log=print) -> dict[s
     return counts
 
 
+DEMO_TASKS = (
+    "SELECT t.id FROM tasks_task t JOIN workflows_workflow w ON w.id = t.workflow_id "
+    "JOIN projects_project p ON p.id = w.project_id WHERE p.settings ? 'demo'"
+)
+
+
+def demo_reset_plan() -> dict[str, int]:
+    """What `demo_reset` would delete, counted and left in place (the dry run)."""
+    plan = {"tasks": scalar(f"SELECT count(*) FROM ({DEMO_TASKS}) t")}
+    plan.update(timeseries_counts())
+    plan["projects"] = Project.objects.filter(settings__has_key="demo").count()
+    plan["templates"] = Template.objects.filter(created_by=small.SEEDED_BY).count()
+    plan["learning_data"] = LearningData.objects.filter(context__demo=True).count()
+    plan["components"] = Component.objects.filter(configuration__demo=True).count()
+    return plan
+
+
 @transaction.atomic
 def demo_reset(*, log=print) -> None:
     """Delete every demo row (projects marked settings.demo and what hangs off them)."""
-    demo_tasks = (
-        "SELECT t.id FROM tasks_task t JOIN workflows_workflow w ON w.id = t.workflow_id "
-        "JOIN projects_project p ON p.id = w.project_id WHERE p.settings ? 'demo'"
-    )
+    demo_tasks = DEMO_TASKS
     pgtrigger_fast_path()
     timeseries_reset()
     # The bulk in SQL; the ORM then cascades over whatever else refers to projects.

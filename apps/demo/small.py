@@ -17,9 +17,9 @@ from apps.components.models import (
     LearningData,
     SystemHealth,
 )
-from apps.core.demo import content
-from apps.core.demo.sql import pgtrigger_fast_path, spread_created_at
-from apps.core.demo.timeseries import timeseries_seed
+from apps.demo import content
+from apps.demo.sql import pgtrigger_fast_path, spread_created_at
+from apps.demo.timeseries import timeseries_seed
 from apps.events.models import Event
 from apps.knowledge.models import Article
 from apps.projects.models import Project
@@ -68,7 +68,10 @@ def _project(rng, name: str, description: str, counts: dict, now) -> None:
         name=name,
         slug=slug,
         description=description,
-        repository_url=f"https://git.example.com/acme/{slugify(name)}",
+        # One project without a repository, so the data-quality page has a failing check.
+        repository_url=""
+        if name in content.WITHOUT_REPOSITORY
+        else f"https://git.example.com/acme/{slugify(name)}",
         settings={DEMO_KEY: "small", "default_branch": "main"},
     )
     _bump(counts, "projects", 1)

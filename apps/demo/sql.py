@@ -49,6 +49,12 @@ def execute(sql: str, params: dict | list | None = None) -> int:
         return cursor.rowcount
 
 
+def scalar(sql: str, params: dict | list | None = None):
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()[0]
+
+
 def pgtrigger_fast_path() -> None:
     """An empty `pgtrigger.ignore` for this transaction, unless set: pgtrigger's per-row check
     otherwise raises and rolls back a subtransaction per row and trigger (see

@@ -14,7 +14,7 @@ from apps.workflows.models import Workflow
 
 # seed_demo creates the months' partitions and ends with ANALYZE, as the owner: committed tests.
 pytestmark = [
-    pytest.mark.django_db(transaction=True, databases=["default", "owner"]),
+    pytest.mark.django_db(transaction=True, databases=["default", "owner", "readonly"]),
     pytest.mark.usefixtures("restore_partitions"),
 ]
 
@@ -90,5 +90,38 @@ def test_reset_reloads_without_duplicates():
     Project.objects.filter(settings__demo="small").first().delete()  # a partial state
     seed()
     assert counts() == before
-    seed("--reset")
+    seed("--reset", "--apply")
     assert counts() == before
+
+
+def test_reset_without_apply_only_counts():
+    seed()
+    before = counts()
+    out = seed("--reset")
+    assert "dry run: nothing changed" in out
+    assert f"would delete {before['Project']} projects" in out
+    assert counts() == before
+
+
+def test_small_has_every_severity_failed_runs_and_both_check_outcomes():
+    from apps.dbhealth.models import DataQualityResult
+    from apps.events.models import Event, Severity
+    from apps.runs.models import WorkflowRun
+
+    seed()
+    demo_events = Event.objects.filter(payload__demo="small")
+    assert set(demo_events.values_list("severity", flat=True).distinct()) == set(Severity.values)
+    assert not demo_events.filter(project__isnull=True).exists()
+    assert WorkflowRun.objects.filter(status="failed").exists()
+    assert WorkflowRun.objects.filter(status="succeeded").exists()
+    latest = DataQualityResult.objects.order_by("check_ref_id", "-ran_at").distinct("check_ref_id")
+    outcomes = set(latest.values_list("passed", flat=True))
+    assert outcomes == {True, False}, outcomes
+    assert not latest.exclude(error="").exists()  # failures are findings, not broken checks
+    assert DataQualityResult.objects.filter(
+        check_ref__name="projects_missing_repository_url", passed=False
+    ).exists()
+    # a week of history per check, for the charts
+    assert DataQualityResult.objects.values("check_ref").distinct().count() * 8 <= (
+        DataQualityResult.objects.count()
+    )

@@ -14,6 +14,7 @@ PROJECTS = [
     ("Mobile App", "iOS and Android clients sharing one API gateway."),
     ("Data Warehouse", "Nightly ELT from production replicas into the analytics cluster."),
 ]
+WITHOUT_REPOSITORY = {"Data Warehouse"}
 WORKFLOW_NAMES = ["master", "release-2.4", "feature-auth", "tech-debt", "incident-followups"]
 N8N_WORKFLOWS = ["Nightly build", "Deploy on tag", "Triage new issues", "Rotate secrets"]
 VERBS = [

@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 from dateutil.relativedelta import relativedelta
 from django.db import connection
 
-from apps.core.demo import content
-from apps.core.demo.sql import execute, insert_select
+from apps.demo import content
+from apps.demo.sql import execute, insert_select, scalar
 
 MONTHS = 18
 BOUND = re.compile(r"FROM \('([^']+)'\) TO \('([^']+)'\)")
@@ -135,6 +135,16 @@ def timeseries_partitions() -> None:
     ensure_months(NodeExecution._meta.db_table, "started_at")
 
 
+def demo_project_ids(limit: int = 200) -> list[int]:
+    from apps.projects.models import Project
+
+    return list(
+        Project.objects.filter(settings__has_key="demo")
+        .order_by("pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+
+
 def timeseries_seed(scale: str, *, log=print) -> dict[str, int]:
     from apps.events.models import Event, PerformanceMetric
     from apps.runs.models import NodeExecution, WorkflowRun
@@ -143,13 +153,16 @@ def timeseries_seed(scale: str, *, log=print) -> dict[str, int]:
     counts: dict[str, int] = {}
     demo = {"scale": scale}
     window = _window(ensure_months(Event._meta.db_table, "created_at"))
-    if window:
+    project_ids = demo_project_ids()
+    if window and project_ids:
         counts["events"] = insert_select(
             Event,
             {
                 "created_at": SPREAD,
                 "event_type": f"(%(types)s::text[])[1 + g %% {len(EVENT_TYPES)}]",
-                "severity": f"(%(severities)s::text[])[1 + (g * 7) %% {len(SEVERITIES)}]",
+                # A stride coprime to the list's length visits every severity.
+                "severity": f"(%(severities)s::text[])[1 + (g * 5) %% {len(SEVERITIES)}]",
+                "project_id": "(%(projects)s::bigint[])[1 + (g / 3) %% %(n_projects)s]",
                 "source_component": f"(%(components)s::text[])[1 + g %% {len(content.COMPONENTS)}]",
                 "payload": "jsonb_build_object('demo', %(scale)s::text, 'seq', g)",
                 "correlation_id": "md5(g::text)",
@@ -162,6 +175,8 @@ def timeseries_seed(scale: str, *, log=print) -> dict[str, int]:
                 "hi": window[1],
                 "types": EVENT_TYPES,
                 "severities": SEVERITIES,
+                "projects": project_ids,
+                "n_projects": len(project_ids),
                 "components": [c[0] for c in content.COMPONENTS],
             },
         )
@@ -238,11 +253,22 @@ def timeseries_seed(scale: str, *, log=print) -> dict[str, int]:
     return counts
 
 
+# Where each time series marks its demo rows (a `demo` key in a JSON column).
+DEMO_MARKS = (
+    ("events_event", "payload"),
+    ("events_performancemetric", "tags"),
+    ("runs_nodeexecution", "input"),
+    ("runs_workflowrun", "trigger_data"),
+)
+
+
+def timeseries_counts() -> dict[str, int]:
+    return {
+        table: scalar(f"SELECT count(*) FROM {table} WHERE {column} ? 'demo'")
+        for table, column in DEMO_MARKS
+    }
+
+
 def timeseries_reset() -> None:
-    for table, column in (
-        ("events_event", "payload"),
-        ("events_performancemetric", "tags"),
-        ("runs_nodeexecution", "input"),
-        ("runs_workflowrun", "trigger_data"),
-    ):
+    for table, column in DEMO_MARKS:
         execute(f"DELETE FROM {table} WHERE {column} ? 'demo'")
