@@ -147,7 +147,11 @@ def test_rerun_reports_unchanged_and_edit_updates(fixtures, run_import, tmp_path
     assert totals(third, "task")["updated"] == 1 and totals(third, "task")["unchanged"] == 9
     assert Task.objects.filter(workflow__project__name="Idem", external_key="4").exists()
 
-    ok, pruned = run_import(project, project="Idem", prune=True)
+    ok, planned = run_import(project, project="Idem", prune=True)  # no --apply: a dry run
+    assert ok and totals(planned, "task")["deleted"] == 1
+    assert Task.objects.filter(workflow__project__name="Idem", external_key="4").exists()
+
+    ok, pruned = run_import(project, project="Idem", prune=True, apply=True)
     assert ok
     assert totals(pruned, "task")["deleted"] == 1
     assert totals(pruned, "dependency")["deleted"] == 1  # 4 → 3 went with task 4

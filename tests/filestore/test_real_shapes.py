@@ -468,7 +468,7 @@ def test_dry_run_predicts_the_sync(run_import, tmp_path):
     tasks[0]["dependencies"], tasks[1]["dependencies"] = [], [1]
     tasks.pop()
     path.write_text(json.dumps({"tasks": tasks}))
-    for options in ({}, {"prune": True}):
+    for options in ({}, {"prune": True, "apply": True}):
         _, planned = run_import(path, project="Dry sync", dry_run=True, **options)
         _, done = run_import(path, project="Dry sync", **options)
         for entity in ("task", "dependency"):

@@ -8,11 +8,10 @@ signal function) for a fresh or managed PostgreSQL. `--check` exits 1 on any pro
 
 from __future__ import annotations
 
-import json
-
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.db import DatabaseError
 
+from apps.core.commands import FlowbaseCommand
 from apps.core.roles import config, inspect, services, sql
 
 
@@ -25,16 +24,17 @@ def bootstrap_script() -> str:
     return head + "".join(s.rstrip() + ";\n" for s in sql.bootstrap(config.roles()))
 
 
-class Command(BaseCommand):
+class Command(FlowbaseCommand):
+    destructive = True
+    json_output = True
     help = (
         "Create/grant the least-privilege database roles (dry run unless --apply), or --check "
         "that the app is not a superuser, cannot run DDL and that grants have not drifted."
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--apply", action="store_true", help="change the database")
+        super().add_arguments(parser)  # --apply; --json (with --check)
         parser.add_argument("--check", action="store_true", help="report problems; exit 1 if any")
-        parser.add_argument("--json", action="store_true", help="--check output as JSON")
         parser.add_argument(
             "--admin-url",
             help="an admin login (superuser, or a managed PostgreSQL's admin with CREATEROLE): "
@@ -65,7 +65,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         if options["check"]:
-            return self._check(options["database"], as_json=options["json"])
+            return self._check(options["database"], as_json=options["as_json"])
         if options["bootstrap_sql"]:
             self.stdout.write(bootstrap_script())
             return
@@ -107,12 +107,7 @@ class Command(BaseCommand):
     def _check(self, using: str, *, as_json: bool) -> None:
         problems = inspect.problems(using, app_login=True)
         if as_json:
-            self.stdout.write(
-                json.dumps(
-                    [{"id": p.id, "message": p.message, "hint": p.hint} for p in problems],
-                    indent=2,
-                )
-            )
+            self.write_json([{"id": p.id, "message": p.message, "hint": p.hint} for p in problems])
         else:
             for p in problems:
                 self.stderr.write(

@@ -9,10 +9,11 @@ import secrets
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
+
+from apps.core.commands import FlowbaseCommand
 
 
-class Command(BaseCommand):
+class Command(FlowbaseCommand):
     help = "Create the admin superuser if missing and write the login to .local/admin-login.txt."
 
     def handle(self, *args, **options):

@@ -3,14 +3,16 @@
 
 from __future__ import annotations
 
-import json
+from django.core.management.base import CommandError
 
-from django.core.management.base import BaseCommand, CommandError
-
+from apps.core.commands import FlowbaseCommand
 from apps.embeddings import selectors, services
 
 
-class Command(BaseCommand):
+class Command(FlowbaseCommand):
+    destructive = True
+    json_output = True
+    apply_help = "with --recheck: mark what changed (without it the recheck only counts)"
     help = (
         "Report stale embeddings (source changed or deleted since embedding) per provider, "
         "namespace and model, with the oldest ones listed. --recheck compares every hash with "
@@ -18,13 +20,12 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--json", action="store_true", dest="as_json")
+        super().add_arguments(parser)
         parser.add_argument("--provider")
         parser.add_argument("--namespace")
         parser.add_argument("--model", dest="model_name")
         parser.add_argument("--limit", type=int, default=50, help="stale rows listed (max 1000)")
         parser.add_argument("--recheck", action="store_true", help="re-evaluate every hash")
-        parser.add_argument("--apply", action="store_true", help="with --recheck: mark")
 
     def handle(self, *args, as_json, provider, namespace, model_name, limit, recheck, apply, **o):
         if apply and not recheck:
@@ -56,16 +57,12 @@ class Command(BaseCommand):
             )[:limit]
         )
         if as_json:
-            self.stdout.write(
-                json.dumps(
-                    {
-                        "groups": [g.as_dict() for g in groups],
-                        "stale": stale,
-                        "recheck": recheck_result,
-                    },
-                    indent=2,
-                    default=str,
-                )
+            self.write_json(
+                {
+                    "groups": [g.as_dict() for g in groups],
+                    "stale": stale,
+                    "recheck": recheck_result,
+                }
             )
             return
         if recheck_result is not None:

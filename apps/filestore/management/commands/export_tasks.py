@@ -2,19 +2,21 @@
 
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
+from apps.core.commands import FlowbaseCommand
 from apps.filestore.exporting import FORMATS, ExportError, write_tasks_json
 from apps.filestore.selectors import project_by_name
 
 
-class Command(BaseCommand):
+class Command(FlowbaseCommand):
     help = (
         "Write a project's tasks as a Task Master tasks.json, in the shape it was imported from "
         "(legacy: one tag; tagged: one tag per workflow). Untouched values come back as read."
     )
 
     def add_arguments(self, parser):
+        super().add_arguments(parser)
         parser.add_argument("--project", required=True)
         parser.add_argument("--workflow", metavar="TAG", help="only this workflow (tag)")
         parser.add_argument(

@@ -1,22 +1,27 @@
-"""python manage.py import_filestore PATH… [--project NAME] [--dry-run] [--report FILE] [--strict] [--prune]"""
+"""python manage.py import_filestore PATH… [--project NAME] [--dry-run] [--report FILE] [--strict]
+[--prune [--apply]]"""
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
+from apps.core.commands import FlowbaseCommand
 from apps.filestore.services import filestore_import
 
 
-class Command(BaseCommand):
+class Command(FlowbaseCommand):
+    destructive = True
+    apply_help = "with --prune: really delete (without it --prune makes the whole run a dry run)"
     help = (
         "Import Task Master projects/tasks.json files, configs, docs, templates and n8n workflow "
-        "exports. Idempotent; one transaction per file; exits non-zero when a file failed."
+        "exports. Idempotent; one transaction per file; exits non-zero when a file failed. "
+        "--prune deletes what left the files, and only with --apply (else a dry run)."
     )
 
     def add_arguments(self, parser):
+        super().add_arguments(parser)
         parser.add_argument("paths", nargs="+", type=Path, metavar="PATH")
         parser.add_argument("--project", help="project name (default: the directory's name)")
         parser.add_argument(
@@ -42,11 +47,13 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
-        progress = _Bar(self.stderr) if sys.stderr.isatty() else None
+        progress = self.progress_bar()
+        # Deleting needs --apply: --prune without it plans the deletions and writes nothing.
+        pruning_unconfirmed = options["prune"] and not options["apply"]
         report = filestore_import(
             paths=options["paths"],
             project_name=options["project"],
-            dry_run=options["dry_run"],
+            dry_run=options["dry_run"] or pruning_unconfirmed,
             strict=options["strict"],
             prune=options["prune"],
             batch_size=options["batch_size"],
@@ -56,6 +63,8 @@ class Command(BaseCommand):
             progress.close()
         for line in report.summary_lines():
             self.stdout.write(line)
+        if pruning_unconfirmed and not options["dry_run"]:
+            self.write_dry_run_notice("import and delete what left the files")
         if options["report"]:
             options["report"].write_text(
                 json.dumps(report.as_dict(), indent=2, ensure_ascii=False), encoding="utf-8"
@@ -72,21 +81,3 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
-
-
-class _Bar:
-    """A one-line progress bar, for a terminal only."""
-
-    def __init__(self, stream, width: int = 30) -> None:
-        self.stream, self.width, self.active = stream, width, False
-
-    def __call__(self, label: str, done: int, total: int) -> None:
-        filled = int(self.width * done / total) if total else self.width
-        bar = "#" * filled + "." * (self.width - filled)
-        self.stream.write(f"\r[{bar}] {done}/{total} {label[:40]:<40}", ending="")
-        self.stream.flush()
-        self.active = True
-
-    def close(self) -> None:
-        if self.active:
-            self.stream.write("")

@@ -3,16 +3,17 @@ find (dry run) or erase one person's identifiers everywhere (apps/privacy/servic
 
 from __future__ import annotations
 
-import json
-
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.db import DatabaseError
 
+from apps.core.commands import FlowbaseCommand
 from apps.core.validation import parse_id
 from apps.privacy import identity, services
 
 
-class Command(BaseCommand):
+class Command(FlowbaseCommand):
+    destructive = True
+    json_output = True
     help = (
         "Personal-data erasure: show where a person appears (dry run, the default) or replace "
         "their identifiers by a stable pseudonym everywhere, in one transaction (--apply). "
@@ -20,6 +21,7 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
+        super().add_arguments(parser)
         who = parser.add_mutually_exclusive_group(required=True)
         who.add_argument("--assignee", metavar="NAME", help="a name as tasks and files carry it")
         who.add_argument("--user", metavar="ID", help="a user account (username, e-mail, name)")
@@ -30,8 +32,6 @@ class Command(BaseCommand):
             metavar="IDENTIFIER",
             help="another identifier of the same person (e-mail, nickname); repeatable",
         )
-        parser.add_argument("--apply", action="store_true", help="change the database")
-        parser.add_argument("--json", action="store_true", dest="as_json")
         parser.add_argument(
             "--requested-by", default="", help="who asked (recorded; default: the OS login)"
         )
@@ -68,7 +68,7 @@ class Command(BaseCommand):
         except DatabaseError as exc:
             raise CommandError(f"erase_person failed, nothing changed: {exc}".strip()) from exc
         if as_json:
-            self.stdout.write(json.dumps(report.as_dict(), indent=2, default=str))
+            self.write_json(report.as_dict())
             return
         self._print(report)
 

@@ -4,18 +4,18 @@ finding not in the reviewed ignore list."""
 
 from __future__ import annotations
 
-import json
+from django.core.management.base import CommandError
 
-from django.core.management.base import BaseCommand, CommandError
-
+from apps.core.commands import FlowbaseCommand
 from apps.safe_migrations.linter import RULES, lint_all
 
 
-class Command(BaseCommand):
+class Command(FlowbaseCommand):
+    json_output = True
     help = "Lint migrations for locks on big tables (docs/migrations.md)."
 
     def add_arguments(self, parser):
-        parser.add_argument("--json", action="store_true", dest="as_json")
+        super().add_arguments(parser)
         parser.add_argument("--all", action="store_true", help="also list ignored findings")
         parser.add_argument("--database", default="default")
 
@@ -24,9 +24,7 @@ class Command(BaseCommand):
         problems = [f for f in findings if not f.ignored]
         shown = findings if all else problems
         if as_json:
-            self.stdout.write(
-                json.dumps([{**f.__dict__, "rule_text": RULES[f.rule]} for f in shown], indent=2)
-            )
+            self.write_json([{**f.__dict__, "rule_text": RULES[f.rule]} for f in shown])
         else:
             for f in shown:
                 self.stdout.write(("ignored: " if f.ignored else "") + f.message)
