@@ -3,9 +3,10 @@ from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
 from django.db.models.functions import Upper
 
-from apps.core import triggers
+from apps.audit.triggers import audit_triggers
 from apps.core.fields import JSONField
 from apps.core.models import TimeStampedModel, choices_check
+from apps.pg import triggers
 
 
 class TemplateType(models.TextChoices):
@@ -35,7 +36,7 @@ class Template(TimeStampedModel):
 
     class Meta:
         ordering = ["name", "type", "-version"]
-        triggers = [triggers.set_updated_at(), *triggers.audit_triggers("blueprints_template")]
+        triggers = [triggers.set_updated_at(), *audit_triggers()]
         constraints = [
             models.UniqueConstraint(
                 fields=["name", "type", "version"], name="template_name_type_version_unique"

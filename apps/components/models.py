@@ -2,9 +2,9 @@
 
 from django.db import models
 
-from apps.core import triggers
 from apps.core.fields import JSONField
 from apps.core.models import TimeStampedModel, choices_check, range_check
+from apps.pg import triggers
 
 
 class ComponentType(models.TextChoices):

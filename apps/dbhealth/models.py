@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.db import models
 
-from apps.core import triggers
+from apps.audit.triggers import audit_triggers
 from apps.core.fields import JSONField
 
 
@@ -103,7 +103,7 @@ class DataQualityCheck(models.Model):
             ("author_custom_sql", "Can write or change the SQL of custom-SQL checks"),
         ]
         # Every change of a definition (who, old, new) lands in the audit log.
-        triggers = triggers.audit_triggers("dbhealth_dataqualitycheck")
+        triggers = audit_triggers()
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(kind__in=CheckKind.values), name="dbh_check_kind_valid"

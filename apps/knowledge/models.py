@@ -3,8 +3,9 @@ from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
 
-from apps.core import triggers
+from apps.audit.triggers import audit_triggers
 from apps.core.models import TimeStampedModel, choices_check, range_check
+from apps.pg import triggers
 
 SEARCH_CONFIG = "english"
 
@@ -47,7 +48,7 @@ class Article(TimeStampedModel):
 
     class Meta:
         ordering = ["-relevance_score", "title"]
-        triggers = [triggers.set_updated_at(), *triggers.audit_triggers("knowledge_article")]
+        triggers = [triggers.set_updated_at(), *audit_triggers()]
         constraints = [
             models.UniqueConstraint(
                 fields=["project", "slug"],

@@ -145,7 +145,7 @@ def _lease_is_held(model, *, lease: timedelta, using: str = "default", **filters
 
 
 # --- archiving ----------------------------------------------------------------------------------
-# Triggers of the live tables (apps/core/triggers.py) that must not fire while rows are moved:
+# Triggers of the live tables (apps/pg/triggers.py, apps/audit/triggers.py) that must not fire while rows are moved:
 # - archiving deletes a workflow's tasks together with the workflow itself, so the task → workflow
 #   counter roll-up on DELETE would only rewrite (and audit) a row that is deleted next;
 # - restoring puts back a workflow row that already carries its final counters, so the roll-up on

@@ -2,9 +2,10 @@ from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
 from django.db.models.functions import Lower, Upper
 
-from apps.core import triggers
+from apps.audit.triggers import audit_triggers
 from apps.core.fields import JSONField
 from apps.core.models import TimeStampedModel, choices_check
+from apps.pg import triggers
 
 
 class ProjectStatus(models.TextChoices):
@@ -26,7 +27,7 @@ class Project(TimeStampedModel):
 
     class Meta:
         ordering = ["name"]
-        triggers = [triggers.set_updated_at(), *triggers.audit_triggers("projects_project")]
+        triggers = [triggers.set_updated_at(), *audit_triggers()]
         constraints = [
             models.UniqueConstraint(
                 Lower("name"),

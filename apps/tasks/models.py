@@ -3,9 +3,10 @@ from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
 from django.db.models.functions import Upper
 
-from apps.core import triggers
+from apps.audit.triggers import audit_triggers
 from apps.core.fields import JSONField
 from apps.core.models import TimeStampedModel, choices_check, range_check
+from apps.pg import triggers
 
 from . import rules
 
@@ -48,7 +49,7 @@ END IF;
 # Workflow roll-up: per statement, add each workflow's delta of (not cancelled, done) tasks to its
 # counters and derive progress and status from them; O(changed rows), not O(workflow size).
 _ROLLUP_UPDATE = """
-UPDATE workflows_workflow w SET
+UPDATE {tables[workflows.Workflow]} w SET
     tasks_total = w.tasks_total + d.total,
     tasks_done = w.tasks_done + d.done,
     progress = CASE WHEN w.tasks_total + d.total <= 0 THEN 0
@@ -82,7 +83,7 @@ def _rollup_trigger(name: str, operation, referencing, sources: list[str]) -> pg
         when=pgtrigger.After,
         operation=operation,
         referencing=referencing,
-        func=(
+        func=triggers.ModelFunc(
             "WITH delta AS (SELECT workflow_id, sum(total)::int AS total, sum(done)::int AS done,"
             f" bool_or(started) AS started FROM ({rows}) x GROUP BY workflow_id) "
             + _ROLLUP_UPDATE
@@ -155,7 +156,7 @@ class Task(TimeStampedModel):
                 operation=pgtrigger.Insert,
                 condition=pgtrigger.Q(new__parent__isnull=False),
                 declare=rules.SUBTASK_SAME_PROJECT_DECLARE,
-                func=rules.SUBTASK_SAME_PROJECT,
+                func=triggers.ModelFunc(rules.SUBTASK_SAME_PROJECT),
             ),
             pgtrigger.Trigger(
                 name="task_move_keeps_project",
@@ -163,9 +164,9 @@ class Task(TimeStampedModel):
                 operation=pgtrigger.UpdateOf("parent_id", "workflow_id"),
                 condition=pgtrigger.AnyChange("parent", "workflow"),
                 declare=rules.SUBTASK_SAME_PROJECT_DECLARE,
-                func=rules.SUBTASK_SAME_PROJECT,
+                func=triggers.ModelFunc(rules.SUBTASK_SAME_PROJECT),
             ),
-            *triggers.audit_triggers("tasks_task"),
+            *audit_triggers(),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -219,9 +220,9 @@ class TaskDependency(models.Model):
                 when=pgtrigger.After,
                 operation=pgtrigger.Insert | pgtrigger.UpdateOf("task_id", "depends_on_id"),
                 declare=rules.NO_CYCLES_DECLARE,
-                func=rules.NO_CYCLES,
+                func=triggers.ModelFunc(rules.NO_CYCLES),
             ),
-            *triggers.audit_triggers("tasks_taskdependency"),
+            *audit_triggers(),
         ]
         constraints = [
             models.UniqueConstraint(

@@ -1,6 +1,7 @@
 """Trigger bodies of the task rules that span rows: no dependency cycles, dependencies and
-subtasks inside one project. Plain SQL text (no model imports), so the workflow model can use
-the move check too.
+subtasks inside one project. SQL templates that name tables by model label
+(`{tables[tasks.Task]}`, rendered by apps.pg.triggers.ModelFunc from `_meta`) and import no
+model, so the workflow model can use the move check too.
 
 Race safety, for every writer and isolation level: every transaction that adds or re-points a
 dependency, or moves a task or workflow to another project, first bumps its project's row in
@@ -11,13 +12,13 @@ bump gets SQLSTATE 40001 ("could not serialize access due to concurrent update")
 committing a cycle it cannot see.
 """
 
-GRAPH_TABLE = "tasks_dependencygraph"
+GRAPH_TABLE = "tasks_dependencygraph"  # DependencyGraph.Meta.db_table
 
 
 def bump_graph(project: str) -> str:
     """Bump (and lock) the graph row of `project` (an SQL expression), once per transaction."""
     return f"""
-    INSERT INTO {GRAPH_TABLE} AS g (project_id, version, last_txid)
+    INSERT INTO {{tables[tasks.DependencyGraph]}} AS g (project_id, version, last_txid)
     VALUES ({project}, 1, txid_current())
     ON CONFLICT (project_id) DO UPDATE SET version = g.version + 1, last_txid = EXCLUDED.last_txid
         WHERE g.last_txid IS DISTINCT FROM EXCLUDED.last_txid;
@@ -31,12 +32,12 @@ NO_CYCLES = f"""
 bumped := NULL;
 LOOP
     SELECT tw.project_id, dw.project_id INTO task_project, dep_project
-      FROM tasks_task t JOIN workflows_workflow tw ON tw.id = t.workflow_id,
-           tasks_task d JOIN workflows_workflow dw ON dw.id = d.workflow_id
+      FROM {{tables[tasks.Task]}} t JOIN {{tables[workflows.Workflow]}} tw ON tw.id = t.workflow_id,
+           {{tables[tasks.Task]}} d JOIN {{tables[workflows.Workflow]}} dw ON dw.id = d.workflow_id
      WHERE t.id = NEW.task_id AND d.id = NEW.depends_on_id;
     EXIT WHEN task_project IS NULL OR task_project IS NOT DISTINCT FROM bumped;
     -- Already bumped by this transaction: the row is locked since then, nothing to re-read.
-    EXIT WHEN (SELECT g.last_txid FROM {GRAPH_TABLE} g WHERE g.project_id = task_project)
+    EXIT WHEN (SELECT g.last_txid FROM {{tables[tasks.DependencyGraph]}} g WHERE g.project_id = task_project)
               IS NOT DISTINCT FROM txid_current();
     {bump_graph("task_project")}
     bumped := task_project;
@@ -54,7 +55,7 @@ END IF;
 frontier := ARRAY[NEW.depends_on_id];
 seen := frontier;
 LOOP
-    EXECUTE 'SELECT array_agg(DISTINCT d.depends_on_id) FROM tasks_taskdependency d '
+    EXECUTE 'SELECT array_agg(DISTINCT d.depends_on_id) FROM {{tables[tasks.TaskDependency]}} d '
             'WHERE d.task_id = ANY ($1) AND NOT d.depends_on_id = ANY ($2)'
        INTO frontier USING frontier, seen;
     EXIT WHEN frontier IS NULL OR NEW.task_id = ANY (frontier);
@@ -65,7 +66,7 @@ IF frontier IS NOT NULL THEN
         SELECT NEW.depends_on_id, ARRAY[NEW.task_id, NEW.depends_on_id]
         UNION ALL
         SELECT d.depends_on_id, w.path || d.depends_on_id
-          FROM walk w JOIN tasks_taskdependency d ON d.task_id = w.node
+          FROM walk w JOIN {{tables[tasks.TaskDependency]}} d ON d.task_id = w.node
          WHERE w.node <> NEW.task_id AND NOT d.depends_on_id = ANY (w.path[2:])
     )
     SELECT path INTO cycle FROM walk WHERE node = NEW.task_id LIMIT 1;
@@ -89,17 +90,17 @@ NO_CYCLES_DECLARE = [
 # task's id, `{project}` the project it must share with them.
 _TASK_RELATIONS_ELSEWHERE = """
 SELECT format('its subtask %s (%s) is in project %s', c.id, c.title, w.project_id)
-  FROM tasks_task c JOIN workflows_workflow w ON w.id = c.workflow_id
+  FROM {{tables[tasks.Task]}} c JOIN {{tables[workflows.Workflow]}} w ON w.id = c.workflow_id
  WHERE c.parent_id = {task} AND w.project_id <> {project}
 UNION ALL
 SELECT format('its dependency on task %s (%s) is in project %s', o.id, o.title, w.project_id)
-  FROM tasks_taskdependency d JOIN tasks_task o ON o.id = d.depends_on_id
-  JOIN workflows_workflow w ON w.id = o.workflow_id
+  FROM {{tables[tasks.TaskDependency]}} d JOIN {{tables[tasks.Task]}} o ON o.id = d.depends_on_id
+  JOIN {{tables[workflows.Workflow]}} w ON w.id = o.workflow_id
  WHERE d.task_id = {task} AND w.project_id <> {project}
 UNION ALL
 SELECT format('task %s (%s) of project %s depends on it', o.id, o.title, w.project_id)
-  FROM tasks_taskdependency d JOIN tasks_task o ON o.id = d.task_id
-  JOIN workflows_workflow w ON w.id = o.workflow_id
+  FROM {{tables[tasks.TaskDependency]}} d JOIN {{tables[tasks.Task]}} o ON o.id = d.task_id
+  JOIN {{tables[workflows.Workflow]}} w ON w.id = o.workflow_id
  WHERE d.depends_on_id = {task} AND w.project_id <> {project}
 """
 
@@ -111,10 +112,10 @@ SELECT format('task %s (%s) of project %s depends on it', o.id, o.title, w.proje
 # under REPEATABLE READ a lock does not change the mover's snapshot, so that race is not caught.
 SUBTASK_SAME_PROJECT = f"""
 SELECT w.project_id INTO task_project
-  FROM workflows_workflow w WHERE w.id = NEW.workflow_id FOR KEY SHARE;
+  FROM {{tables[workflows.Workflow]}} w WHERE w.id = NEW.workflow_id FOR KEY SHARE;
 IF NEW.parent_id IS NOT NULL THEN
     SELECT p.title, w.project_id INTO parent_title, parent_project
-      FROM tasks_task p JOIN workflows_workflow w ON w.id = p.workflow_id
+      FROM {{tables[tasks.Task]}} p JOIN {{tables[workflows.Workflow]}} w ON w.id = p.workflow_id
      WHERE p.id = NEW.parent_id
        FOR KEY SHARE OF p, w;
     IF FOUND AND parent_project IS DISTINCT FROM task_project THEN
@@ -126,7 +127,7 @@ IF NEW.parent_id IS NOT NULL THEN
     END IF;
 END IF;
 IF TG_OP = 'UPDATE' AND NEW.workflow_id IS DISTINCT FROM OLD.workflow_id THEN
-    SELECT w.project_id INTO old_project FROM workflows_workflow w WHERE w.id = OLD.workflow_id;
+    SELECT w.project_id INTO old_project FROM {{tables[workflows.Workflow]}} w WHERE w.id = OLD.workflow_id;
     IF old_project IS DISTINCT FROM task_project THEN
         {bump_graph("least(old_project, task_project)")}
         {bump_graph("greatest(old_project, task_project)")}
@@ -157,26 +158,26 @@ WORKFLOW_MOVE_KEEPS_RELATIONS = f"""
 SELECT r INTO conflict FROM (
     SELECT format('task %s (%s) has parent task %s (%s) in project %s',
                   c.id, c.title, p.id, p.title, w.project_id)
-      FROM tasks_task c JOIN tasks_task p ON p.id = c.parent_id
-      JOIN workflows_workflow w ON w.id = p.workflow_id
+      FROM {{tables[tasks.Task]}} c JOIN {{tables[tasks.Task]}} p ON p.id = c.parent_id
+      JOIN {{tables[workflows.Workflow]}} w ON w.id = p.workflow_id
      WHERE c.workflow_id = NEW.id AND w.project_id <> NEW.project_id
     UNION ALL
     SELECT format('task %s (%s) has subtask %s (%s) in project %s',
                   p.id, p.title, c.id, c.title, w.project_id)
-      FROM tasks_task p JOIN tasks_task c ON c.parent_id = p.id
-      JOIN workflows_workflow w ON w.id = c.workflow_id
+      FROM {{tables[tasks.Task]}} p JOIN {{tables[tasks.Task]}} c ON c.parent_id = p.id
+      JOIN {{tables[workflows.Workflow]}} w ON w.id = c.workflow_id
      WHERE p.workflow_id = NEW.id AND w.project_id <> NEW.project_id
     UNION ALL
     SELECT format('task %s (%s) depends on task %s (%s) in project %s',
                   t.id, t.title, o.id, o.title, w.project_id)
-      FROM tasks_task t JOIN tasks_taskdependency d ON d.task_id = t.id
-      JOIN tasks_task o ON o.id = d.depends_on_id JOIN workflows_workflow w ON w.id = o.workflow_id
+      FROM {{tables[tasks.Task]}} t JOIN {{tables[tasks.TaskDependency]}} d ON d.task_id = t.id
+      JOIN {{tables[tasks.Task]}} o ON o.id = d.depends_on_id JOIN {{tables[workflows.Workflow]}} w ON w.id = o.workflow_id
      WHERE t.workflow_id = NEW.id AND w.project_id <> NEW.project_id
     UNION ALL
     SELECT format('task %s (%s) in project %s depends on task %s (%s)',
                   o.id, o.title, w.project_id, t.id, t.title)
-      FROM tasks_task t JOIN tasks_taskdependency d ON d.depends_on_id = t.id
-      JOIN tasks_task o ON o.id = d.task_id JOIN workflows_workflow w ON w.id = o.workflow_id
+      FROM {{tables[tasks.Task]}} t JOIN {{tables[tasks.TaskDependency]}} d ON d.depends_on_id = t.id
+      JOIN {{tables[tasks.Task]}} o ON o.id = d.task_id JOIN {{tables[workflows.Workflow]}} w ON w.id = o.workflow_id
      WHERE t.workflow_id = NEW.id AND w.project_id <> NEW.project_id
 ) x(r) LIMIT 1;
 IF FOUND THEN

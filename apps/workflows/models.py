@@ -3,9 +3,10 @@ from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
 from django.db.models.functions import Upper
 
-from apps.core import triggers
+from apps.audit.triggers import audit_triggers
 from apps.core.fields import JSONField
 from apps.core.models import TimeStampedModel, choices_check, range_check
+from apps.pg import triggers
 from apps.tasks import rules as task_rules
 
 
@@ -96,9 +97,9 @@ class Workflow(TimeStampedModel):
                 operation=pgtrigger.UpdateOf("project_id"),
                 condition=pgtrigger.AnyChange("project"),
                 declare=[("conflict", "text")],
-                func=task_rules.WORKFLOW_MOVE_KEEPS_RELATIONS,
+                func=triggers.ModelFunc(task_rules.WORKFLOW_MOVE_KEEPS_RELATIONS),
             ),
-            *triggers.audit_triggers("workflows_workflow"),
+            *audit_triggers(),
         ]
         constraints = [
             models.UniqueConstraint(

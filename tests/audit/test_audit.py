@@ -6,9 +6,9 @@ from django.db import IntegrityError, connection, connections, transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from apps.audit import request_context
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_action_record
-from apps.core import request_context
 from tests.factories.audit import AuditEventFactory
 
 pytestmark = pytest.mark.django_db

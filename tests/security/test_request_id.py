@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from apps.audit.middleware import clean_request_id
 from apps.audit.models import AuditEvent
-from apps.core.middleware import clean_request_id
 from tests.factories import domain as f
 
 pytestmark = pytest.mark.django_db

@@ -19,7 +19,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
-from apps.core import request_context
+from apps.audit import request_context
 from apps.core.validation import parse_id, text_problem
 
 from .. import conf, selectors, services

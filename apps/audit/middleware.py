@@ -5,7 +5,7 @@ import uuid
 
 from django.http import HttpRequest, HttpResponse
 
-from . import request_context
+from apps.audit import request_context
 
 # Only the admin writes on behalf of a logged-in user; health and metrics endpoints stay
 # free of database round trips.
