@@ -25,7 +25,7 @@ def template_save(
     created_by: str = "",
     is_active: bool = True,
 ) -> Template:
-    """Create or update the template (name, type, version) — seed 004 saveTemplate."""
+    """Create or update the template (name, type, version)."""
     require_choice(type, TemplateType, what=f"Template {name!r}: type")
     if not isinstance(content, dict):
         raise ValidationError(f"Template {name!r}: content must be a JSON object")
@@ -42,7 +42,7 @@ def template_save(
 
 
 def template_get(*, name: str, type: str, version: str | None = None) -> Template:
-    """The named version, or the newest active one (by creation) — seed 004 getTemplate."""
+    """The named version, or the newest active one (by creation)."""
     qs = Template.objects.filter(name=name, type=type)
     qs = qs.filter(version=version) if version else qs.filter(is_active=True)
     template = qs.order_by("-created_at", "-id").first()

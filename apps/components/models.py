@@ -1,4 +1,4 @@
-"""Component registry and telemetry (seed 004 parts 02 and 04)."""
+"""Component registry and telemetry: components, health samples, messages, learning data."""
 
 from django.db import models
 

@@ -37,7 +37,7 @@ def component_register(
     capabilities: dict[str, Any] | None = None,
     configuration: dict[str, Any] | None = None,
 ) -> Component:
-    """Create or update a component by name and mark it alive (seed 004 registerComponent)."""
+    """Create or update a component by name and mark it alive."""
     require_choice(type, ComponentType, what=f"Component {name!r}: type")
     component = Component.objects.select_for_update().filter(name=name).first() or Component(
         name=name
@@ -63,7 +63,7 @@ def system_health_update(
     details: dict[str, Any] | None = None,
     recorded_at: datetime | None = None,
 ) -> SystemHealth:
-    """Record a health sample and carry its status onto the component (seed 004)."""
+    """Record a health sample and carry its status onto the component."""
     require_choice(status, HealthStatus, what=f"Health of {component_name!r}: status")
     component = _component(component_name)
     sample = validated_save(

@@ -23,6 +23,7 @@ from apps.demo.timeseries import timeseries_seed
 from apps.events.models import Event
 from apps.knowledge.models import Article
 from apps.projects.models import Project
+from apps.projects.services import project_create
 from apps.tasks.models import Task, TaskDependency
 from apps.workflows.models import Workflow
 
@@ -64,7 +65,7 @@ def _project(rng, name: str, description: str, counts: dict, now) -> None:
     slug = slugify(name)
     if Project.objects.filter(slug=slug).exists():
         slug = f"{slug}-demo"
-    project = Project.objects.create(
+    project = project_create(
         name=name,
         slug=slug,
         description=description,

@@ -6,7 +6,7 @@ inserts take no `FOR KEY SHARE` lock on hot task rows, and nothing references *i
 tables (a foreign key to a partitioned table blocks dropping/detaching partitions).
 
 Each partitioned model has a read-only unmanaged "shadow" (`…Row`, same table, single `id` pk)
-because the admin cannot register a composite-pk model (stack-pitfalls §1.6).
+because the Django admin refuses to register a model with a composite primary key.
 """
 
 from django.contrib.postgres.indexes import GinIndex
@@ -74,7 +74,7 @@ class Event(EventColumns, PostgresPartitionedModel):
     class Meta:
         constraints = [choices_check("severity", Severity, "event_severity_valid")]
         indexes = [
-            # seed 004: events of a workflow by type, newest first
+            # events of a workflow by type, newest first
             models.Index(
                 fields=["workflow", "event_type", "-created_at"], name="event_workflow_type_idx"
             ),

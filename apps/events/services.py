@@ -1,4 +1,4 @@
-"""Writes of the events app: `event_log` (seed 004 logEvent), `metric_record` (recordMetric)."""
+"""Writes of the events app: `event_log` and `metric_record`."""
 
 from __future__ import annotations
 

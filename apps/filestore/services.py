@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from django.core.exceptions import ValidationError
 from django.db import DatabaseError, InterfaceError, OperationalError, transaction
 from django.utils.text import slugify
 
@@ -35,6 +36,7 @@ from apps.filestore.planning import TagPlan, plan_tag, write_order
 from apps.filestore.problems import Problems
 from apps.filestore.report import FileReport, ImportReport
 from apps.projects.models import Project
+from apps.projects.services import project_create
 from apps.tasks.models import Task
 from apps.workflows.models import Workflow
 
@@ -202,6 +204,9 @@ def _run(job: FileJob, *, dry_run: bool, batch_size: int, progress: Progress | N
     except DatabaseError as exc:
         _reset_counts(job)
         job.write_problems.error(job.where, _describe_database_error(exc, job))
+    except ValidationError as exc:  # a service refused a record; its messages name it
+        _reset_counts(job)
+        job.write_problems.error(job.where, "; ".join(exc.messages))
     except Exception as exc:  # a bug must not stop the other files nor lose the report
         logger.exception("import_filestore: %s failed", parsed.path)
         _reset_counts(job)
@@ -326,9 +331,7 @@ def project_ensure(*, name: str, counts=None) -> Project:
     while Project.objects.filter(slug=slug).exists():
         n += 1
         slug = f"{base}-{n}"
-    project = Project.objects.create(
-        name=name, slug=slug, description="Imported from the file store."
-    )
+    project = project_create(name=name, slug=slug, description="Imported from the file store.")
     if counts is not None:
         counts.created = 1
     return project

@@ -1,4 +1,4 @@
-"""Workflow executions and form submissions (seed 001), RANGE-partitioned by month.
+"""Workflow executions and form submissions, RANGE-partitioned by month.
 
 WorkflowRun, NodeExecution and FormResponse are partitioned; FormSchema is a plain small table.
 Nothing may reference a partitioned table with a database FK, so a node execution names its run by
@@ -90,13 +90,13 @@ class WorkflowRun(WorkflowRunColumns, PostgresPartitionedModel):
             _duration_non_negative("workflowrun"),
         ]
         indexes = [
-            # seed 001 idx_workflow_runs_status_time: the live/failed queue
+            # the live/failed queue: runs by status, newest first
             models.Index(
                 fields=["status", "-started_at"],
                 name="workflowrun_active_idx",
                 condition=models.Q(status__in=["running", "failed", "pending"]),
             ),
-            # seed 001 idx_workflow_runs_workflow_status (covering)
+            # a workflow's runs by status (covering)
             models.Index(
                 fields=["workflow", "status"],
                 name="workflowrun_wf_status_idx",
@@ -160,7 +160,7 @@ class NodeExecution(NodeExecutionColumns, PostgresPartitionedModel):
             ),
         ]
         indexes = [
-            # seed 001 idx_node_executions_composite (covering; `error` left out: unbounded text)
+            # a run's node executions (covering; `error` left out: unbounded text)
             models.Index(
                 fields=["run_id", "node_id", "status"],
                 name="nodeexecution_run_node_idx",
@@ -193,7 +193,7 @@ class FormSchema(models.Model):
     class Meta:
         ordering = ["name", "-version"]
         constraints = [
-            # also serves seed 001's idx_form_schemas_name_version (scanned backwards)
+            # also serves the newest version of a schema by name (scanned backwards)
             models.UniqueConstraint(
                 fields=["name", "version"],
                 name="formschema_name_version_unique",
@@ -246,19 +246,19 @@ class FormResponse(FormResponseColumns, PostgresPartitionedModel):
             ),
         ]
         indexes = [
-            # seed 001 idx_form_responses_schema_time
+            # a schema's responses, newest first
             models.Index(
                 fields=["form_schema", "-submitted_at"], name="formresponse_schema_time_idx"
             ),
-            # seed 001 idx_form_responses_workflow
+            # a workflow's responses
             models.Index(
                 fields=["workflow_run_id"],
                 name="formresponse_run_idx",
                 condition=models.Q(workflow_run_id__isnull=False),
             ),
-            # seed 001 idx_form_responses_data_gin (jsonb_ops: supports ?, ?|, ?& and @>)
+            # searches inside the answers (jsonb_ops: supports ?, ?|, ?& and @>)
             GinIndex(fields=["data"], name="formresponse_data_gin"),
-            # seed 001 idx_form_responses_metadata (containment only: smaller jsonb_path_ops)
+            # metadata containment only: the smaller jsonb_path_ops
             GinIndex(
                 fields=["metadata"], name="formresponse_metadata_gin", opclasses=["jsonb_path_ops"]
             ),

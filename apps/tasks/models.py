@@ -188,7 +188,7 @@ class Task(TimeStampedModel):
             ),
         ]
         indexes = [
-            # Seed 004 query shapes: tasks of a workflow by status and priority; global queues.
+            # The usual reads: tasks of a workflow by status and priority; global queues.
             models.Index(
                 fields=["workflow", "status", "-priority"], name="task_workflow_status_prio_idx"
             ),

@@ -66,7 +66,7 @@ class Workflow(TimeStampedModel):
     progress = models.DecimalField(max_digits=5, decimal_places=2, default=0)
     tasks_total = models.IntegerField(default=0, help_text="Tasks not cancelled.")
     tasks_done = models.IntegerField(default=0)
-    # n8n-style definition: {"nodes": [...], "connections": {...}} (seed 001).
+    # n8n-style definition: {"nodes": [...], "connections": {...}}.
     definition = JSONField(default=dict, blank=True)
     node_count = models.PositiveIntegerField(default=0)
     tags = JSONField(default=list, blank=True)

@@ -2,22 +2,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Avg, Count, F, Q, QuerySet, Sum
+from django.db.models import Avg, Count, F, Q, Sum
 
 from apps.tasks.models import Task, TaskDependency, TaskStatus
 
 from .models import Workflow
-
-
-def workflow_list(
-    *, project_id: int | None = None, status: str | None = None
-) -> QuerySet[Workflow]:
-    qs = Workflow.objects.select_related("project")
-    if project_id is not None:
-        qs = qs.filter(project_id=project_id)
-    if status is not None:
-        qs = qs.filter(status=status)
-    return qs
 
 
 def workflow_analytics(*, workflow: Workflow) -> dict[str, Any]:

@@ -66,7 +66,7 @@ def workflow_status_update(
 
 @transaction.atomic
 def workflow_analytics_update(*, workflow: Workflow) -> dict[str, Any]:
-    """Compute the workflow's analytics (seed 004 calculateWorkflowAnalytics) and store them."""
+    """Compute the workflow's analytics and store them."""
     analytics = workflow_analytics(workflow=workflow)
     Workflow.objects.filter(pk=workflow.pk).update(metrics=analytics)
     workflow.metrics = analytics

@@ -276,3 +276,16 @@ def test_triggers_are_installed_on_the_source_tables():
         )
         found = dict(cursor.fetchall())
     assert found == {s.model._meta.db_table: 3 for s in SOURCES.values()}
+
+
+def test_delete_forgets_only_the_named_vectors_of_one_store():
+    task, other = f.TaskFactory(), f.TaskFactory()
+    gone = record(task, EntityType.TASK)
+    kept = record(other, EntityType.TASK)
+    elsewhere = record(task, EntityType.TASK, namespace="code")
+    deleted = services.embedding_delete(
+        provider="openai", namespace="docs", external_ids=[gone.external_id, elsewhere.external_id]
+    )
+    assert deleted == 1
+    remaining = set(Embedding.objects.values_list("pk", flat=True))
+    assert remaining == {kept.pk, elsewhere.pk}
