@@ -61,7 +61,7 @@ def demo_reset_plan() -> dict[str, int]:
     plan.update(timeseries_counts())
     plan["projects"] = Project.objects.filter(settings__has_key="demo").count()
     plan["templates"] = Template.objects.filter(created_by=small.SEEDED_BY).count()
-    plan["learning_data"] = LearningData.objects.filter(context__demo=True).count()
+    plan["learning records"] = LearningData.objects.filter(context__demo=True).count()
     plan["components"] = Component.objects.filter(configuration__demo=True).count()
     return plan
 

@@ -254,21 +254,21 @@ def timeseries_seed(scale: str, *, log=print) -> dict[str, int]:
 
 
 # Where each time series marks its demo rows (a `demo` key in a JSON column).
-DEMO_MARKS = (
-    ("events_event", "payload"),
-    ("events_performancemetric", "tags"),
-    ("runs_nodeexecution", "input"),
-    ("runs_workflowrun", "trigger_data"),
+DEMO_MARKS = (  # (label, table, column)
+    ("events", "events_event", "payload"),
+    ("metrics", "events_performancemetric", "tags"),
+    ("node executions", "runs_nodeexecution", "input"),
+    ("runs", "runs_workflowrun", "trigger_data"),
 )
 
 
 def timeseries_counts() -> dict[str, int]:
     return {
-        table: scalar(f"SELECT count(*) FROM {table} WHERE {column} ? 'demo'")
-        for table, column in DEMO_MARKS
+        label: scalar(f"SELECT count(*) FROM {table} WHERE {column} ? 'demo'")
+        for label, table, column in DEMO_MARKS
     }
 
 
 def timeseries_reset() -> None:
-    for table, column in DEMO_MARKS:
+    for _label, table, column in DEMO_MARKS:
         execute(f"DELETE FROM {table} WHERE {column} ? 'demo'")
