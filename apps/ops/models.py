@@ -16,6 +16,17 @@ class Outcome(models.TextChoices):
     DRY_RUN = "dry_run", "Dry run"
 
 
+class LeaseHolder(models.Model):
+    """The PostgreSQL session holding a running job's lease (apps/pg/leases.py): when that
+    session is gone, the job is known dead and the next run takes over at once."""
+
+    holder_pid = models.IntegerField(null=True, blank=True)
+    holder_backend_start = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+
 class Heartbeat(models.Model):
     """Last time a periodic job checked in (`beat` every minute), for health checks."""
 
@@ -64,8 +75,8 @@ class MatviewRefresh(models.Model):
         return f"{self.view_name} {self.outcome} @ {self.started_at:%Y-%m-%d %H:%M:%S}"
 
 
-class MaintenanceRun(models.Model):
-    """One step of one `maintain` run (steps of a run share run_id)."""
+class MaintenanceRun(LeaseHolder):
+    """One step of one `maintain` run (steps of a run share run_id); the `run` row is the lease."""
 
     run_id = models.UUIDField(db_index=True)
     step = models.CharField(max_length=50)
@@ -73,6 +84,8 @@ class MaintenanceRun(models.Model):
     started_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
     outcome = models.CharField(max_length=20, choices=Outcome, default=Outcome.RUNNING)
+    # Lease (the `run` row): refreshed between steps; silent for a few intervals = dead.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     rows_touched = models.BigIntegerField(default=0)
     details = JSONField(default=dict, blank=True)
     error = models.TextField(blank=True, default="")
@@ -88,12 +101,13 @@ class MaintenanceRun(models.Model):
         return f"{self.step} {self.outcome} @ {self.started_at:%Y-%m-%d %H:%M:%S}"
 
 
-class ArchiveRun(models.Model):
+class ArchiveRun(LeaseHolder):
     """One archiving run; counters are updated in the same transaction as each batch."""
 
     started_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
-    # Lease: a running run refreshes this after every batch; a stale lease means it was killed.
+    # Lease: a running run refreshes this after every batch; silent for a few intervals (or its
+    # session gone) means it was killed.
     heartbeat_at = models.DateTimeField()
     applied = models.BooleanField(default=False)
     older_than_days = models.PositiveIntegerField()

@@ -16,10 +16,21 @@ class Command(BaseCommand):
             "--batch-size", type=int, default=None, help="workflows per transaction"
         )
         parser.add_argument("--max-batches", type=int, default=None)
+        parser.add_argument(
+            "--pause",
+            type=float,
+            default=None,
+            metavar="SECONDS",
+            help="sleep between batches (spares a busy database; default OPS_ARCHIVE_PAUSE_SECONDS)",
+        )
 
-    def handle(self, *args, older_than, apply, batch_size, max_batches, **options):
+    def handle(self, *args, older_than, apply, batch_size, max_batches, pause, **options):
         run = services.archive_run(
-            older_than_days=older_than, apply=apply, batch_size=batch_size, max_batches=max_batches
+            older_than_days=older_than,
+            apply=apply,
+            batch_size=batch_size,
+            max_batches=max_batches,
+            pause_seconds=pause,
         )
         cutoff = f"{run.cutoff:%Y-%m-%d %H:%M} UTC ({run.older_than_days} days)"
         if not apply:
@@ -30,6 +41,10 @@ class Command(BaseCommand):
                 "(use --apply)"
             )
             return
+        for taken in run.details.get("took_over", []):
+            self.stdout.write(
+                f"took over the lease of archive run {taken['run']}: {taken['reason']}"
+            )
         self.stdout.write(
             f"archive run {run.pk}: {run.outcome}, cutoff {cutoff}, {run.batches} batches; moved/deleted "
             f"workflows {run.workflows_moved}/{run.workflows_deleted}, "
