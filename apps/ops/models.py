@@ -40,18 +40,24 @@ class Heartbeat(models.Model):
         return f"{self.name} @ {self.beat_at:%Y-%m-%d %H:%M:%S}"
 
 
-class MatviewRefresh(models.Model):
-    """One REFRESH MATERIALIZED VIEW attempt: the freshness record of each view."""
+class MatviewRefresh(LeaseHolder):
+    """One REFRESH MATERIALIZED VIEW attempt: the freshness record of each view.
+
+    Written "running" (committed on its own) before the REFRESH and completed after it, so an
+    attempt killed mid-way stays visible; the next refresh marks it "interrupted" once the
+    session that ran it (holder_pid) is gone."""
 
     OUTCOMES = [
+        (Outcome.RUNNING, Outcome.RUNNING.label),
         (Outcome.SUCCESS, Outcome.SUCCESS.label),
         (Outcome.SKIPPED, Outcome.SKIPPED.label),
         (Outcome.FAILED, Outcome.FAILED.label),
+        (Outcome.INTERRUPTED, Outcome.INTERRUPTED.label),
     ]
 
     view_name = models.CharField(max_length=63)
     started_at = models.DateTimeField()
-    finished_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
     duration_ms = models.PositiveIntegerField(default=0)
     rows = models.BigIntegerField(null=True, blank=True)
     concurrently = models.BooleanField(default=False)
@@ -62,8 +68,14 @@ class MatviewRefresh(models.Model):
         ordering = ["-started_at"]
         constraints = [
             models.CheckConstraint(
-                condition=models.Q(outcome__in=["success", "skipped", "failed"]),
+                condition=models.Q(
+                    outcome__in=["running", "success", "skipped", "failed", "interrupted"]
+                ),
                 name="matview_refresh_outcome_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(outcome="running") | models.Q(finished_at__isnull=False),
+                name="matview_refresh_finished_unless_running",
             ),
         ]
         indexes = [

@@ -75,14 +75,25 @@ def matview_refresh(*, name: str, concurrently: bool | None = None) -> MatviewRe
     REFRESH. A second refresh of the same view while one runs returns outcome "skipped".
     A failed refresh rolls back (the old contents stay), is logged as "failed", and transient
     errors (lock timeout, lost connection) are re-raised so a Celery task can retry.
+
+    The log row is committed as "running" before the REFRESH starts (holder = the session that
+    runs it) and completed afterwards, so a worker killed mid-way leaves a trace; earlier
+    "running" rows of the view whose session is gone are marked "interrupted" first.
     """
     spec = get_spec(name)
+    db = owner_alias()  # REFRESH needs ownership of the view
+    matview_interrupted_mark(view_name=spec.name)
     started_at = timezone.now()
     t0 = time.perf_counter()
+    record = MatviewRefresh.objects.create(
+        view_name=spec.name,
+        started_at=started_at,
+        outcome=Outcome.RUNNING,
+        **leases.holder_fields(using=db),
+    )
     outcome, rows, error, used_concurrently = Outcome.SUCCESS, None, "", False
     raised: BaseException | None = None
     try:
-        db = owner_alias()  # REFRESH needs ownership of the view
         owner = connections[db]
         with transaction.atomic(using=db):
             if not try_xact_lock(f"matview:{spec.name}", using=db):
@@ -108,12 +119,14 @@ def matview_refresh(*, name: str, concurrently: bool | None = None) -> MatviewRe
     except Exception as exc:  # includes Celery's SoftTimeLimitExceeded
         outcome, error, raised = Outcome.FAILED, f"{type(exc).__name__}: {exc}".strip(), exc
         logger.warning("refresh of %s failed: %s", spec.name, error)
+    record.finished_at = timezone.now()
+    record.duration_ms = round((time.perf_counter() - t0) * 1000)
+    record.rows, record.concurrently = rows, used_concurrently
+    record.outcome, record.error = outcome, error
     try:
-        record = MatviewRefresh.objects.create(
-            view_name=spec.name,
-            started_at=started_at,
-            finished_at=timezone.now(),
-            duration_ms=round((time.perf_counter() - t0) * 1000),
+        MatviewRefresh.objects.filter(pk=record.pk).update(
+            finished_at=record.finished_at,
+            duration_ms=record.duration_ms,
             rows=rows,
             concurrently=used_concurrently,
             outcome=outcome,
@@ -131,6 +144,21 @@ def matview_refresh(*, name: str, concurrently: bool | None = None) -> MatviewRe
     ):
         raise raised
     return record
+
+
+def matview_interrupted_mark(*, view_name: str | None = None) -> list[tuple[int, str]]:
+    """Mark "running" refresh attempts whose session is gone (or that outlived the refresh
+    task's hard time limit) as "interrupted"; returns [(pk, reason)]."""
+    running = MatviewRefresh.objects.filter(outcome=Outcome.RUNNING)
+    if view_name:
+        running = running.filter(view_name=view_name)
+    return leases.interrupt_dead(
+        running,
+        heartbeat_field="started_at",  # one statement, no heartbeat: judged from its start
+        stale_after=timedelta(seconds=float(_setting("OPS_MATVIEW_REFRESH_MAX_SECONDS", 12 * 60))),
+        check_backend=leases.policy("archive").check_backend,
+        using=owner_alias(),  # the holders' role: it sees their sessions' start
+    )
 
 
 # --- leases for long, multi-transaction runs ----------------------------------------------------

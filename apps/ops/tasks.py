@@ -19,6 +19,7 @@ RETRYING = {
     "retry_jitter": True,
     "max_retries": 5,
     "acks_late": True,
+    "reject_on_worker_lost": True,  # a killed child: the master requeues its job at once
 }
 
 
@@ -57,10 +58,18 @@ def refresh_matviews_task() -> list[str]:
     name="apps.ops.tasks.archive_task", soft_time_limit=25 * 60, time_limit=30 * 60, **RETRYING
 )
 def archive_task(
-    older_than_days: int | None = None, batch_size: int | None = None, max_seconds: float = 20 * 60
+    older_than_days: int | None = None,
+    batch_size: int | None = None,
+    max_seconds: float = 20 * 60,
+    pause_seconds: float | None = None,
 ) -> dict:
+    """Redelivered after a crash, it takes the dead run's lease over and continues."""
     run = services.archive_run(
-        older_than_days=older_than_days, apply=True, batch_size=batch_size, max_seconds=max_seconds
+        older_than_days=older_than_days,
+        apply=True,
+        batch_size=batch_size,
+        max_seconds=max_seconds,
+        pause_seconds=pause_seconds,
     )
     return {
         "run": run.pk,

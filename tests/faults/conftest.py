@@ -3,9 +3,11 @@ database and a Redis database of their own, killed with -9, restarted, cut off."
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -77,10 +79,48 @@ def wait_until(predicate: Callable[[], object], *, timeout: float, what: str, st
 
 @pytest.fixture
 def children():
-    """Processes a test starts; killed (by pid) if the test fails before it reaps them."""
+    """Processes a test starts; killed (by pid / own process group) if still running at the end."""
     started: list[subprocess.Popen] = []
     yield started
     for proc in started:
         if proc.poll() is None:
-            proc.kill()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, 9) if os.getpgid(proc.pid) == proc.pid else proc.kill()
             proc.wait(timeout=10)
+
+
+def start_worker(*, visibility_timeout: int, name: str, **env: str) -> subprocess.Popen:
+    """A real prefork worker (its own process group, so kill -9 reaches master and children)."""
+    return subprocess.Popen(
+        [
+            sys.executable, "-m", "celery", "-A", "dataplatform", "worker",
+            "--pool=prefork", "--concurrency=1", "-Q", "celery,maintenance",
+            "--without-mingle", "--without-gossip", "-l", "info", "-n", f"{name}@%h",
+        ],
+        cwd=ROOT,
+        env=subprocess_env(CELERY_VISIBILITY_TIMEOUT=str(visibility_timeout), **env),
+        # A file, not a pipe nobody reads (a full pipe would stall the worker).
+        stdout=tempfile.NamedTemporaryFile(prefix=f"fault-worker-{name}-", suffix=".log", delete=False),
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )  # fmt: skip
+
+
+def kill_group(proc: subprocess.Popen) -> None:
+    """kill -9 of the process group this test started (worker master and its children)."""
+    os.killpg(proc.pid, 9)
+    proc.wait(timeout=10)
+
+
+def producer():
+    """A Celery client on the fault Redis database (the project app may be pointed elsewhere)."""
+    from celery import Celery
+
+    return Celery("faults", broker=redis_url(), backend=redis_url(), set_as_current=False)
+
+
+def flush_fault_redis() -> None:
+    import redis
+
+    redis.Redis.from_url(redis_url()).flushdb()
