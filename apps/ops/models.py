@@ -152,6 +152,21 @@ class ArchiveRun(LeaseHolder):
         )
 
 
+class ArchiveHold(models.Model):
+    """A workflow brought back by archive_restore: the archiver leaves it in the live tables
+    until it is completed again (completed_at later than restored_at). No foreign key: the
+    hold outlives the workflow's moves between the live and archive tables."""
+
+    workflow_id = models.BigIntegerField(primary_key=True)
+    restored_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-restored_at"]
+
+    def __str__(self) -> str:
+        return f"workflow {self.workflow_id} held since {self.restored_at:%Y-%m-%d %H:%M}"
+
+
 # --- materialized views (created in migrations from apps/ops/sql/*.sql) -------------------------
 
 

@@ -41,7 +41,7 @@ from apps.pg.leases import LeaseLost
 from . import leases, queries, selectors
 from .locks import set_local_lock_timeout, try_xact_lock
 from .matviews import get_spec
-from .models import ArchiveRun, Heartbeat, MaintenanceRun, MatviewRefresh, Outcome
+from .models import ArchiveHold, ArchiveRun, Heartbeat, MaintenanceRun, MatviewRefresh, Outcome
 
 logger = logging.getLogger(__name__)
 
@@ -302,6 +302,8 @@ def _archive_batch(
                 dp_deleted = _execute(cursor, queries.DELETE_DEPENDENCIES, [task_ids, task_ids])
                 tk_deleted = _execute(cursor, queries.DELETE_TASKS, [task_ids])
                 wf_deleted = _execute(cursor, queries.DELETE_WORKFLOWS, [workflow_ids])
+            # Restored workflows completed again and archived again: their hold is spent.
+            cursor.execute(queries.DELETE_HOLDS, [workflow_ids])
         counts = BatchCounts(
             workflows=(wf_moved, wf_deleted),
             tasks=(tk_moved, tk_deleted),
@@ -377,7 +379,8 @@ def archive_run(
                     "workflows": counts.workflows,
                     "tasks": counts.tasks,
                     "dependencies": counts.dependencies,
-                }
+                },
+                **_kept_live(cutoff),
             },
         )
 
@@ -439,11 +442,20 @@ def archive_run(
             error=f"{type(exc).__name__}: {exc}",
         )
         raise
+    run.refresh_from_db()
     runs.filter(pk=run.pk, outcome=Outcome.RUNNING).update(
-        outcome=outcome, finished_at=timezone.now(), error=error
+        outcome=outcome,
+        finished_at=timezone.now(),
+        error=error,
+        details={**run.details, **_kept_live(cutoff)},
     )
     run.refresh_from_db()
     return run
+
+
+def _kept_live(cutoff: datetime) -> dict:
+    kept = selectors.archive_kept_live(cutoff=cutoff)
+    return {"kept_live": kept} if kept else {}
 
 
 def archive_restore(*, workflow_id: int) -> dict[str, int]:
@@ -507,6 +519,10 @@ def _archive_restore(*, workflow_id: int, using: str) -> dict[str, int]:
             raise ArchiveMismatch(f"restore of workflow {workflow_id} does not reconcile")
     result = {"workflows": workflows, "tasks": tasks, "dependencies": len(dependency_ids)}
     now = timezone.now()
+    # Staff brought it back for a reason: the next runs leave it until it is completed again.
+    ArchiveHold.objects.using(using).update_or_create(
+        workflow_id=workflow_id, defaults={"restored_at": now}
+    )
     MaintenanceRun.objects.using(using).create(
         run_id=uuid.uuid4(),
         step="archive_restore",

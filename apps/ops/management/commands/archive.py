@@ -33,6 +33,7 @@ class Command(BaseCommand):
             pause_seconds=pause,
         )
         cutoff = f"{run.cutoff:%Y-%m-%d %H:%M} UTC ({run.older_than_days} days)"
+        self._write_kept(run.details.get("kept_live", {}))
         if not apply:
             would = run.details.get("would_move", {})
             self.stdout.write(
@@ -53,3 +54,20 @@ class Command(BaseCommand):
             f"{'' if run.reconciled else '  NOT RECONCILED'}"
             + (f" ({run.error})" if run.error else "")
         )
+
+    def _write_kept(self, kept: dict) -> None:
+        """Old finished workflows left live, with the reason and an example."""
+        dependents = kept.get("live_dependents")
+        if dependents:
+            first = dependents["sample"][0]
+            self.stdout.write(
+                f"kept live: {dependents['workflows']} workflows: {dependents['reason']} "
+                f"(e.g. workflow {first['workflow']}: task {first['dependent_task']} of workflow "
+                f"{first['dependent_workflow']} depends on its task {first['task']})"
+            )
+        restored = kept.get("restored")
+        if restored:
+            ids = ", ".join(str(item["workflow"]) for item in restored["sample"])
+            self.stdout.write(
+                f"kept live: {restored['workflows']} workflows: {restored['reason']} ({ids})"
+            )
