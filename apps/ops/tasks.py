@@ -10,6 +10,7 @@ from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
 from . import services
+from .dispatch import FailFastTask
 from .matviews import REGISTRY
 
 RETRYING = {
@@ -34,8 +35,13 @@ def _refresh_summary(record) -> dict:
     }
 
 
+class RefreshTask(FailFastTask):
+    interactive_fallback = "Try again once it is back, or run: python manage.py refresh_views {0}"
+
+
 @shared_task(
     name="apps.ops.tasks.refresh_matview_task",
+    base=RefreshTask,  # "Refresh now" calls delay(): it must fail fast when Redis is down
     soft_time_limit=10 * 60,
     time_limit=12 * 60,
     **RETRYING,
@@ -50,7 +56,7 @@ def refresh_matview_task(name: str, concurrently: bool | None = None) -> dict:
 def refresh_matviews_task() -> list[str]:
     """Fan out: one refresh task per registered view (each skips if its view is busy)."""
     for name in REGISTRY:
-        refresh_matview_task.delay(name)
+        refresh_matview_task.apply_async((name,))  # from the worker: Celery's send retries
     return list(REGISTRY)
 
 
