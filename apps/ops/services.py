@@ -38,7 +38,7 @@ from apps.core.db import retry_on_serialization_failure
 from apps.core.roles.config import owner_alias
 from apps.pg.leases import LeaseLost
 
-from . import leases, queries, selectors
+from . import cache, leases, queries, selectors
 from .locks import set_local_lock_timeout, try_xact_lock
 from .matviews import get_spec
 from .models import ArchiveHold, ArchiveRun, Heartbeat, MaintenanceRun, MatviewRefresh, Outcome
@@ -137,6 +137,8 @@ def matview_refresh(*, name: str, concurrently: bool | None = None) -> MatviewRe
             raise
         logger.exception("could not log the failed refresh of %s", spec.name)
         raise raised from None
+    if outcome == Outcome.SUCCESS:
+        cache.invalidate(cache.matview_topic(spec.name))  # dashboards built on the view
     # Permanent database errors are logged and returned; transient ones (retry) and anything
     # unexpected propagate after being logged.
     if raised is not None and (
@@ -443,6 +445,8 @@ def archive_run(
         )
         raise
     run.refresh_from_db()
+    if run.workflows_moved:
+        cache.invalidate(cache.ARCHIVE_TOPIC)
     runs.filter(pk=run.pk, outcome=Outcome.RUNNING).update(
         outcome=outcome,
         finished_at=timezone.now(),
@@ -467,7 +471,9 @@ def archive_restore(*, workflow_id: int) -> dict[str, int]:
     def restore() -> dict[str, int]:
         return _archive_restore(workflow_id=workflow_id, using=db)
 
-    return restore()
+    result = restore()
+    cache.invalidate(cache.ARCHIVE_TOPIC)
+    return result
 
 
 def _archive_restore(*, workflow_id: int, using: str) -> dict[str, int]:

@@ -192,6 +192,9 @@ CACHES = {
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "flowbase",
         "TIMEOUT": 300,
+        # Pages degrade when Redis is down (apps/ops/cache.py): answer within a second, no
+        # retries (a miss costs one live query; the default would wait for ever on a dead host).
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1, "retry": None},
     }
 }
 
