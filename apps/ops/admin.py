@@ -71,6 +71,13 @@ class ArchiveRunAdmin(ReadOnlyAdmin):
         return obj.reconciled
 
 
+@admin.register(models.ArchiveHold)
+class ArchiveHoldAdmin(ReadOnlyAdmin):
+    """Restored workflows the archiver leaves alone until they are completed again."""
+
+    list_display = ("workflow_id", "restored_at")
+
+
 @admin.register(models.WorkflowSummary)
 class WorkflowSummaryAdmin(ReadOnlyAdmin):
     list_display = (

@@ -16,6 +16,17 @@ class Outcome(models.TextChoices):
     DRY_RUN = "dry_run", "Dry run"
 
 
+class LeaseHolder(models.Model):
+    """The PostgreSQL session holding a running job's lease (apps/pg/leases.py): when that
+    session is gone, the job is known dead and the next run takes over at once."""
+
+    holder_pid = models.IntegerField(null=True, blank=True)
+    holder_backend_start = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+
 class Heartbeat(models.Model):
     """Last time a periodic job checked in (`beat` every minute), for health checks."""
 
@@ -29,18 +40,24 @@ class Heartbeat(models.Model):
         return f"{self.name} @ {self.beat_at:%Y-%m-%d %H:%M:%S}"
 
 
-class MatviewRefresh(models.Model):
-    """One REFRESH MATERIALIZED VIEW attempt: the freshness record of each view."""
+class MatviewRefresh(LeaseHolder):
+    """One REFRESH MATERIALIZED VIEW attempt: the freshness record of each view.
+
+    Written "running" (committed on its own) before the REFRESH and completed after it, so an
+    attempt killed mid-way stays visible; the next refresh marks it "interrupted" once the
+    session that ran it (holder_pid) is gone."""
 
     OUTCOMES = [
+        (Outcome.RUNNING, Outcome.RUNNING.label),
         (Outcome.SUCCESS, Outcome.SUCCESS.label),
         (Outcome.SKIPPED, Outcome.SKIPPED.label),
         (Outcome.FAILED, Outcome.FAILED.label),
+        (Outcome.INTERRUPTED, Outcome.INTERRUPTED.label),
     ]
 
     view_name = models.CharField(max_length=63)
     started_at = models.DateTimeField()
-    finished_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
     duration_ms = models.PositiveIntegerField(default=0)
     rows = models.BigIntegerField(null=True, blank=True)
     concurrently = models.BooleanField(default=False)
@@ -51,8 +68,14 @@ class MatviewRefresh(models.Model):
         ordering = ["-started_at"]
         constraints = [
             models.CheckConstraint(
-                condition=models.Q(outcome__in=["success", "skipped", "failed"]),
+                condition=models.Q(
+                    outcome__in=["running", "success", "skipped", "failed", "interrupted"]
+                ),
                 name="matview_refresh_outcome_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(outcome="running") | models.Q(finished_at__isnull=False),
+                name="matview_refresh_finished_unless_running",
             ),
         ]
         indexes = [
@@ -64,8 +87,8 @@ class MatviewRefresh(models.Model):
         return f"{self.view_name} {self.outcome} @ {self.started_at:%Y-%m-%d %H:%M:%S}"
 
 
-class MaintenanceRun(models.Model):
-    """One step of one `maintain` run (steps of a run share run_id)."""
+class MaintenanceRun(LeaseHolder):
+    """One step of one `maintain` run (steps of a run share run_id); the `run` row is the lease."""
 
     run_id = models.UUIDField(db_index=True)
     step = models.CharField(max_length=50)
@@ -73,6 +96,8 @@ class MaintenanceRun(models.Model):
     started_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
     outcome = models.CharField(max_length=20, choices=Outcome, default=Outcome.RUNNING)
+    # Lease (the `run` row): refreshed between steps; silent for a few intervals = dead.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     rows_touched = models.BigIntegerField(default=0)
     details = JSONField(default=dict, blank=True)
     error = models.TextField(blank=True, default="")
@@ -88,12 +113,13 @@ class MaintenanceRun(models.Model):
         return f"{self.step} {self.outcome} @ {self.started_at:%Y-%m-%d %H:%M:%S}"
 
 
-class ArchiveRun(models.Model):
+class ArchiveRun(LeaseHolder):
     """One archiving run; counters are updated in the same transaction as each batch."""
 
     started_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
-    # Lease: a running run refreshes this after every batch; a stale lease means it was killed.
+    # Lease: a running run refreshes this after every batch; silent for a few intervals (or its
+    # session gone) means it was killed.
     heartbeat_at = models.DateTimeField()
     applied = models.BooleanField(default=False)
     older_than_days = models.PositiveIntegerField()
@@ -124,6 +150,21 @@ class ArchiveRun(models.Model):
             and self.tasks_moved == self.tasks_deleted
             and self.dependencies_moved == self.dependencies_deleted
         )
+
+
+class ArchiveHold(models.Model):
+    """A workflow brought back by archive_restore: the archiver leaves it in the live tables
+    until it is completed again (completed_at later than restored_at). No foreign key: the
+    hold outlives the workflow's moves between the live and archive tables."""
+
+    workflow_id = models.BigIntegerField(primary_key=True)
+    restored_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-restored_at"]
+
+    def __str__(self) -> str:
+        return f"workflow {self.workflow_id} held since {self.restored_at:%Y-%m-%d %H:%M}"
 
 
 # --- materialized views (created in migrations from apps/ops/sql/*.sql) -------------------------

@@ -76,13 +76,70 @@ WHERE c.contype = 'f' AND c.conparentid = 0 AND cardinality(c.conkey) = 1
   AND c.confrelid IN ('workflows_workflow'::regclass, 'tasks_task'::regclass)
 ORDER BY 1, 2
 """
-ARCHIVE_WORKFLOW_FILTER = """
+ARCHIVE_WORKFLOW_AGE = """
 w.status IN ('completed', 'cancelled')
 AND COALESCE(w.completed_at, w.updated_at) < %(cutoff)s
+"""
+# Kept live: restored workflows not completed again since, and workflows a task of another
+# (live) workflow depends on, so no live task ever loses an edge to the archive.
+ARCHIVE_WORKFLOW_FILTER = (
+    ARCHIVE_WORKFLOW_AGE
+    + """
 AND NOT EXISTS (
     SELECT 1 FROM tasks_task c JOIN tasks_task p ON p.id = c.parent_id
     WHERE p.workflow_id = w.id AND c.workflow_id <> w.id)
+AND NOT EXISTS (
+    SELECT 1 FROM ops_archivehold h
+    WHERE h.workflow_id = w.id AND (w.completed_at IS NULL OR w.completed_at <= h.restored_at))
+AND NOT EXISTS (
+    SELECT 1 FROM tasks_task t
+    JOIN tasks_taskdependency d ON d.depends_on_id = t.id
+    JOIN tasks_task dependent ON dependent.id = d.task_id
+    WHERE t.workflow_id = w.id AND dependent.workflow_id <> w.id)
 """
+)
+# Why old finished workflows stay live (for the run's report; a sample per reason).
+ARCHIVE_KEPT_BY_DEPENDENTS = (
+    """
+SELECT DISTINCT ON (w.id) w.id, t.id, dependent.id, dependent.workflow_id
+FROM workflows_workflow w
+JOIN tasks_task t ON t.workflow_id = w.id
+JOIN tasks_taskdependency d ON d.depends_on_id = t.id
+JOIN tasks_task dependent ON dependent.id = d.task_id AND dependent.workflow_id <> w.id
+WHERE """
+    + ARCHIVE_WORKFLOW_AGE
+    + """
+ORDER BY w.id, t.id, dependent.id
+LIMIT %(limit)s
+"""
+)
+ARCHIVE_KEPT_BY_HOLD = (
+    """
+SELECT w.id, h.restored_at FROM workflows_workflow w
+JOIN ops_archivehold h
+  ON h.workflow_id = w.id AND (w.completed_at IS NULL OR w.completed_at <= h.restored_at)
+WHERE """
+    + ARCHIVE_WORKFLOW_AGE
+    + """
+ORDER BY w.id
+LIMIT %(limit)s
+"""
+)
+ARCHIVE_KEPT_COUNTS = (
+    """
+SELECT count(*) FILTER (WHERE EXISTS (
+           SELECT 1 FROM tasks_task t
+           JOIN tasks_taskdependency d ON d.depends_on_id = t.id
+           JOIN tasks_task dependent ON dependent.id = d.task_id
+           WHERE t.workflow_id = w.id AND dependent.workflow_id <> w.id)),
+       count(*) FILTER (WHERE EXISTS (
+           SELECT 1 FROM ops_archivehold h WHERE h.workflow_id = w.id
+             AND (w.completed_at IS NULL OR w.completed_at <= h.restored_at)))
+FROM workflows_workflow w
+WHERE """
+    + ARCHIVE_WORKFLOW_AGE
+)
+DELETE_HOLDS = "DELETE FROM ops_archivehold WHERE workflow_id = ANY(%s)"
 REFERENCED_BY_WORKFLOW = "AND NOT EXISTS (SELECT 1 FROM {table} r WHERE r.{column} = w.id)"
 REFERENCED_BY_TASK = (
     "AND NOT EXISTS (SELECT 1 FROM {table} r JOIN tasks_task rt ON rt.id = r.{column}"

@@ -118,6 +118,35 @@ def archive_candidate_counts(*, cutoff: datetime) -> ArchiveCounts:
     return ArchiveCounts(workflows=workflows, tasks=tasks, dependencies=dependencies)
 
 
+def archive_kept_live(*, cutoff: datetime, limit: int = 20) -> dict:
+    """Old finished workflows the archiver keeps live, and why (counts + a sample each)."""
+    params = {"cutoff": cutoff, "limit": limit}
+    with connection.cursor() as cursor:
+        cursor.execute(queries.ARCHIVE_KEPT_COUNTS, params)
+        by_dependents, by_hold = cursor.fetchone()
+        kept: dict = {}
+        if by_dependents:
+            cursor.execute(queries.ARCHIVE_KEPT_BY_DEPENDENTS, params)
+            kept["live_dependents"] = {
+                "workflows": by_dependents,
+                "reason": "a task of another, live workflow depends on one of its tasks",
+                "sample": [
+                    {"workflow": wf, "task": task, "dependent_task": dep, "dependent_workflow": dwf}
+                    for wf, task, dep, dwf in cursor.fetchall()
+                ],
+            }
+        if by_hold:
+            cursor.execute(queries.ARCHIVE_KEPT_BY_HOLD, params)
+            kept["restored"] = {
+                "workflows": by_hold,
+                "reason": "restored from the archive and not completed again since",
+                "sample": [
+                    {"workflow": wf, "restored_at": at.isoformat()} for wf, at in cursor.fetchall()
+                ],
+            }
+    return kept
+
+
 # --- maintenance --------------------------------------------------------------------------------
 def stale_statistics(*, min_rows: int, ratio: float) -> list[dict]:
     return _fetchall_dicts(queries.STALE_STATISTICS, {"min_rows": min_rows, "ratio": ratio})

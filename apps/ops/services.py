@@ -36,11 +36,12 @@ from django.utils import timezone
 
 from apps.core.db import retry_on_serialization_failure
 from apps.core.roles.config import owner_alias
+from apps.pg.leases import LeaseLost
 
-from . import queries, selectors
+from . import cache, leases, queries, selectors
 from .locks import set_local_lock_timeout, try_xact_lock
 from .matviews import get_spec
-from .models import ArchiveRun, Heartbeat, MaintenanceRun, MatviewRefresh, Outcome
+from .models import ArchiveHold, ArchiveRun, Heartbeat, MaintenanceRun, MatviewRefresh, Outcome
 
 logger = logging.getLogger(__name__)
 
@@ -74,14 +75,25 @@ def matview_refresh(*, name: str, concurrently: bool | None = None) -> MatviewRe
     REFRESH. A second refresh of the same view while one runs returns outcome "skipped".
     A failed refresh rolls back (the old contents stay), is logged as "failed", and transient
     errors (lock timeout, lost connection) are re-raised so a Celery task can retry.
+
+    The log row is committed as "running" before the REFRESH starts (holder = the session that
+    runs it) and completed afterwards, so a worker killed mid-way leaves a trace; earlier
+    "running" rows of the view whose session is gone are marked "interrupted" first.
     """
     spec = get_spec(name)
+    db = owner_alias()  # REFRESH needs ownership of the view
+    matview_interrupted_mark(view_name=spec.name)
     started_at = timezone.now()
     t0 = time.perf_counter()
+    record = MatviewRefresh.objects.create(
+        view_name=spec.name,
+        started_at=started_at,
+        outcome=Outcome.RUNNING,
+        **leases.holder_fields(using=db),
+    )
     outcome, rows, error, used_concurrently = Outcome.SUCCESS, None, "", False
     raised: BaseException | None = None
     try:
-        db = owner_alias()  # REFRESH needs ownership of the view
         owner = connections[db]
         with transaction.atomic(using=db):
             if not try_xact_lock(f"matview:{spec.name}", using=db):
@@ -107,12 +119,14 @@ def matview_refresh(*, name: str, concurrently: bool | None = None) -> MatviewRe
     except Exception as exc:  # includes Celery's SoftTimeLimitExceeded
         outcome, error, raised = Outcome.FAILED, f"{type(exc).__name__}: {exc}".strip(), exc
         logger.warning("refresh of %s failed: %s", spec.name, error)
+    record.finished_at = timezone.now()
+    record.duration_ms = round((time.perf_counter() - t0) * 1000)
+    record.rows, record.concurrently = rows, used_concurrently
+    record.outcome, record.error = outcome, error
     try:
-        record = MatviewRefresh.objects.create(
-            view_name=spec.name,
-            started_at=started_at,
-            finished_at=timezone.now(),
-            duration_ms=round((time.perf_counter() - t0) * 1000),
+        MatviewRefresh.objects.filter(pk=record.pk).update(
+            finished_at=record.finished_at,
+            duration_ms=record.duration_ms,
             rows=rows,
             concurrently=used_concurrently,
             outcome=outcome,
@@ -123,6 +137,8 @@ def matview_refresh(*, name: str, concurrently: bool | None = None) -> MatviewRe
             raise
         logger.exception("could not log the failed refresh of %s", spec.name)
         raise raised from None
+    if outcome == Outcome.SUCCESS:
+        cache.invalidate(cache.matview_topic(spec.name))  # dashboards built on the view
     # Permanent database errors are logged and returned; transient ones (retry) and anything
     # unexpected propagate after being logged.
     if raised is not None and (
@@ -132,16 +148,47 @@ def matview_refresh(*, name: str, concurrently: bool | None = None) -> MatviewRe
     return record
 
 
-# --- leases for long, multi-transaction runs ----------------------------------------------------
-def _lease_is_held(model, *, lease: timedelta, using: str = "default", **filters) -> bool:
-    """Under the caller's xact lock: mark stale running rows interrupted; report a live one."""
-    now = timezone.now()
-    running = model.objects.using(using).filter(outcome=Outcome.RUNNING, **filters)
-    stale_field = "heartbeat_at" if model is ArchiveRun else "started_at"
-    running.filter(**{f"{stale_field}__lt": now - lease}).update(
-        outcome=Outcome.INTERRUPTED, finished_at=now
+def matview_interrupted_mark(*, view_name: str | None = None) -> list[tuple[int, str]]:
+    """Mark "running" refresh attempts whose session is gone (or that outlived the refresh
+    task's hard time limit) as "interrupted"; returns [(pk, reason)]."""
+    running = MatviewRefresh.objects.filter(outcome=Outcome.RUNNING)
+    if view_name:
+        running = running.filter(view_name=view_name)
+    return leases.interrupt_dead(
+        running,
+        heartbeat_field="started_at",  # one statement, no heartbeat: judged from its start
+        stale_after=timedelta(seconds=float(_setting("OPS_MATVIEW_REFRESH_MAX_SECONDS", 12 * 60))),
+        check_backend=leases.policy("archive").check_backend,
+        using=owner_alias(),  # the holders' role: it sees their sessions' start
     )
-    return running.exists()
+
+
+# --- leases for long, multi-transaction runs ----------------------------------------------------
+def _take_over_dead(model, *, kind: str, using: str = "default", **filters) -> tuple[bool, list]:
+    """Under the caller's xact lock: mark running rows whose holder is known dead interrupted;
+    returns (a live holder remains, [(pk, reason)] taken over)."""
+    lease = leases.policy(kind)
+    running = model.objects.using(using).filter(outcome=Outcome.RUNNING, **filters)
+    taken = leases.interrupt_dead(
+        running,
+        heartbeat_field="heartbeat_at",
+        stale_after=lease.stale_after,
+        check_backend=lease.check_backend,
+        using=using,
+    )
+    return running.exists(), taken
+
+
+def _mark_ended(queryset, *, using: str, **fields) -> None:
+    """Record how a run ended, even after its connection broke (reconnect once); never mask the
+    error being handled: a row left "running" is taken over by the next run anyway."""
+    connection = connections[using]
+    try:
+        if not connection.in_atomic_block:
+            connection.close_if_unusable_or_obsolete()
+        queryset.filter(outcome=Outcome.RUNNING).update(**fields)
+    except DatabaseError:
+        logger.warning("could not record the end of %s", queryset.model.__name__, exc_info=True)
 
 
 # --- archiving ----------------------------------------------------------------------------------
@@ -257,6 +304,8 @@ def _archive_batch(
                 dp_deleted = _execute(cursor, queries.DELETE_DEPENDENCIES, [task_ids, task_ids])
                 tk_deleted = _execute(cursor, queries.DELETE_TASKS, [task_ids])
                 wf_deleted = _execute(cursor, queries.DELETE_WORKFLOWS, [workflow_ids])
+            # Restored workflows completed again and archived again: their hold is spent.
+            cursor.execute(queries.DELETE_HOLDS, [workflow_ids])
         counts = BatchCounts(
             workflows=(wf_moved, wf_deleted),
             tasks=(tk_moved, tk_deleted),
@@ -267,16 +316,25 @@ def _archive_batch(
             for moved, deleted in (counts.workflows, counts.tasks, counts.dependencies)
         ):
             raise ArchiveMismatch(f"archive batch does not reconcile: {counts}")
-        ArchiveRun.objects.using(using).filter(pk=run.pk).update(
-            batches=F("batches") + 1,
-            heartbeat_at=timezone.now(),
-            workflows_moved=F("workflows_moved") + wf_moved,
-            workflows_deleted=F("workflows_deleted") + wf_deleted,
-            tasks_moved=F("tasks_moved") + tk_moved,
-            tasks_deleted=F("tasks_deleted") + tk_deleted,
-            dependencies_moved=F("dependencies_moved") + dp_moved,
-            dependencies_deleted=F("dependencies_deleted") + dp_deleted,
+        # The heartbeat doubles as the fence: if another run took the lease over (this one was
+        # judged dead), the batch rolls back instead of counting into a closed run.
+        beat = (
+            ArchiveRun.objects.using(using)
+            .filter(pk=run.pk, outcome=Outcome.RUNNING)
+            .update(
+                batches=F("batches") + 1,
+                heartbeat_at=timezone.now(),
+                **leases.holder_fields(using=using),
+                workflows_moved=F("workflows_moved") + wf_moved,
+                workflows_deleted=F("workflows_deleted") + wf_deleted,
+                tasks_moved=F("tasks_moved") + tk_moved,
+                tasks_deleted=F("tasks_deleted") + tk_deleted,
+                dependencies_moved=F("dependencies_moved") + dp_moved,
+                dependencies_deleted=F("dependencies_deleted") + dp_deleted,
+            )
         )
+        if not beat:
+            raise LeaseLost(f"archive run {run.pk} lost its lease to another run")
     return counts
 
 
@@ -287,12 +345,18 @@ def archive_run(
     batch_size: int | None = None,
     max_batches: int | None = None,
     max_seconds: float | None = None,
+    pause_seconds: float | None = None,
 ) -> ArchiveRun:
     """Archive completed/cancelled workflows older than `older_than_days` (dry run by default).
 
     Each batch is one transaction (INSERT … SELECT into archive.* + DELETE, counts checked), so
     a kill loses at most the batch in flight and a re-run continues where it stopped. Only one
-    applying run at a time (lease row); a second one returns outcome "skipped".
+    applying run at a time (lease row): a second one returns outcome "skipped" while the holder
+    lives, and takes over (details "took_over") once it is known dead: its database session is
+    gone, or it has not beaten for OPS_LEASE_MISSED_BEATS intervals of
+    OPS_ARCHIVE_HEARTBEAT_SECONDS.
+    pause_seconds (OPS_ARCHIVE_PAUSE_SECONDS): sleep between batches, to spare a busy primary
+    and its replicas; keep it well below the heartbeat interval.
     """
     days = archive_after_days() if older_than_days is None else int(older_than_days)
     size = int(batch_size or _setting("OPS_ARCHIVE_BATCH_SIZE", 200))
@@ -317,25 +381,34 @@ def archive_run(
                     "workflows": counts.workflows,
                     "tasks": counts.tasks,
                     "dependencies": counts.dependencies,
-                }
+                },
+                **_kept_live(cutoff),
             },
         )
 
-    lease = timedelta(seconds=_setting("OPS_ARCHIVE_LEASE_SECONDS", 600))
+    pause = float(
+        pause_seconds if pause_seconds is not None else _setting("OPS_ARCHIVE_PAUSE_SECONDS", 0)
+    )
     db = owner_alias()
     runs = ArchiveRun.objects.using(db)
     with transaction.atomic(using=db):
-        busy = not try_xact_lock("archive", using=db) or _lease_is_held(
-            ArchiveRun, lease=lease, using=db, applied=True
+        locked = try_xact_lock("archive", using=db)
+        busy, taken = (
+            _take_over_dead(ArchiveRun, kind="archive", using=db, applied=True)
+            if locked
+            else (True, [])
         )
         if busy:
             return runs.create(
                 **fields,
                 finished_at=timezone.now(),
                 outcome=Outcome.SKIPPED,
-                error="another archive run holds the lease",
+                error="another archive run holds the lease (it is alive)",
             )
-        run = runs.create(**fields, outcome=Outcome.RUNNING)
+        details = {"took_over": [{"run": pk, "reason": why} for pk, why in taken]} if taken else {}
+        run = runs.create(
+            **fields, outcome=Outcome.RUNNING, details=details, **leases.holder_fields(using=db)
+        )
 
     deadline = None if max_seconds is None else time.monotonic() + max_seconds
     outcome, error = Outcome.SUCCESS, ""
@@ -344,7 +417,7 @@ def archive_run(
             set_local_lock_timeout(_lock_timeout(), using=db)
             added = archive_schema_sync(using=db)
         if added:
-            runs.filter(pk=run.pk).update(details={"columns_added": added})
+            runs.filter(pk=run.pk).update(details={**run.details, "columns_added": added})
         workflow_filter = selectors.archive_workflow_filter()
         batches = 0
         while True:
@@ -360,14 +433,33 @@ def archive_run(
             ):
                 break
             batches += 1
+            if pause:
+                time.sleep(pause)
     except BaseException as exc:
-        runs.filter(pk=run.pk).update(
-            outcome=Outcome.FAILED, finished_at=timezone.now(), error=f"{type(exc).__name__}: {exc}"
+        _mark_ended(
+            runs.filter(pk=run.pk),
+            using=db,
+            outcome=Outcome.FAILED,
+            finished_at=timezone.now(),
+            error=f"{type(exc).__name__}: {exc}",
         )
         raise
-    runs.filter(pk=run.pk).update(outcome=outcome, finished_at=timezone.now(), error=error)
+    run.refresh_from_db()
+    if run.workflows_moved:
+        cache.invalidate(cache.ARCHIVE_TOPIC)
+    runs.filter(pk=run.pk, outcome=Outcome.RUNNING).update(
+        outcome=outcome,
+        finished_at=timezone.now(),
+        error=error,
+        details={**run.details, **_kept_live(cutoff)},
+    )
     run.refresh_from_db()
     return run
+
+
+def _kept_live(cutoff: datetime) -> dict:
+    kept = selectors.archive_kept_live(cutoff=cutoff)
+    return {"kept_live": kept} if kept else {}
 
 
 def archive_restore(*, workflow_id: int) -> dict[str, int]:
@@ -379,7 +471,9 @@ def archive_restore(*, workflow_id: int) -> dict[str, int]:
     def restore() -> dict[str, int]:
         return _archive_restore(workflow_id=workflow_id, using=db)
 
-    return restore()
+    result = restore()
+    cache.invalidate(cache.ARCHIVE_TOPIC)
+    return result
 
 
 def _archive_restore(*, workflow_id: int, using: str) -> dict[str, int]:
@@ -431,6 +525,10 @@ def _archive_restore(*, workflow_id: int, using: str) -> dict[str, int]:
             raise ArchiveMismatch(f"restore of workflow {workflow_id} does not reconcile")
     result = {"workflows": workflows, "tasks": tasks, "dependencies": len(dependency_ids)}
     now = timezone.now()
+    # Staff brought it back for a reason: the next runs leave it until it is completed again.
+    ArchiveHold.objects.using(using).update_or_create(
+        workflow_id=workflow_id, defaults={"restored_at": now}
+    )
     MaintenanceRun.objects.using(using).create(
         run_id=uuid.uuid4(),
         step="archive_restore",
@@ -589,19 +687,27 @@ def maintenance_run(
     if unknown:
         raise ValueError(f"unknown maintenance steps: {sorted(unknown)}")
     run_id = uuid.uuid4()
-    lease = timedelta(seconds=_setting("OPS_MAINTENANCE_LEASE_SECONDS", 1800))
+    taken: list = []
     with transaction.atomic():
-        busy = apply and (
-            not try_xact_lock("maintain")
-            or _lease_is_held(MaintenanceRun, lease=lease, step="run", applied=True)
-        )
+        busy = False
+        if apply:
+            busy = not try_xact_lock("maintain")
+            if not busy:
+                busy, taken = _take_over_dead(
+                    MaintenanceRun, kind="maintenance", step="run", applied=True
+                )
+        details: dict[str, Any] = {"steps": list(steps)}
+        if taken:
+            details["took_over"] = [{"run": pk, "reason": why} for pk, why in taken]
         header = MaintenanceRun.objects.create(
             run_id=run_id,
             step="run",
             applied=apply,
             started_at=timezone.now(),
+            heartbeat_at=timezone.now(),
             outcome=Outcome.SKIPPED if busy else Outcome.RUNNING,
-            details={"steps": list(steps)},
+            details=details,
+            **leases.holder_fields(using="default"),
         )
     if busy:
         MaintenanceRun.objects.filter(pk=header.pk).update(finished_at=timezone.now())
@@ -631,6 +737,7 @@ def maintenance_run(
     rows = [header]
     any_failed = False
     for step in steps:
+        _maintenance_beat(header)
         row = MaintenanceRun.objects.create(
             run_id=run_id, step=step, applied=apply, started_at=timezone.now()
         )
@@ -648,6 +755,7 @@ def maintenance_run(
         row.finished_at = timezone.now()
         row.save(update_fields=["outcome", "rows_touched", "details", "error", "finished_at"])
         rows.append(row)
+    _maintenance_beat(header)
     header.outcome = (
         Outcome.FAILED if any_failed else (Outcome.SUCCESS if apply else Outcome.DRY_RUN)
     )
@@ -655,6 +763,17 @@ def maintenance_run(
     header.finished_at = timezone.now()
     header.save(update_fields=["outcome", "rows_touched", "finished_at"])
     return rows
+
+
+def _maintenance_beat(header: MaintenanceRun) -> None:
+    """Refresh the lease between steps; stop if another run took it over."""
+    if header.outcome != Outcome.RUNNING:
+        return
+    beat = MaintenanceRun.objects.filter(pk=header.pk, outcome=Outcome.RUNNING).update(
+        heartbeat_at=timezone.now(), **leases.holder_fields(using="default")
+    )
+    if not beat:
+        raise LeaseLost(f"maintenance run {header.run_id} lost its lease to another run")
 
 
 def _jsonable(value: Any) -> Any:

@@ -10,6 +10,7 @@ from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
 from . import services
+from .dispatch import FailFastTask
 from .matviews import REGISTRY
 
 RETRYING = {
@@ -19,6 +20,7 @@ RETRYING = {
     "retry_jitter": True,
     "max_retries": 5,
     "acks_late": True,
+    "reject_on_worker_lost": True,  # a killed child: the master requeues its job at once
 }
 
 
@@ -33,8 +35,13 @@ def _refresh_summary(record) -> dict:
     }
 
 
+class RefreshTask(FailFastTask):
+    interactive_fallback = "Try again once it is back, or run: python manage.py refresh_views {0}"
+
+
 @shared_task(
     name="apps.ops.tasks.refresh_matview_task",
+    base=RefreshTask,  # "Refresh now" calls delay(): it must fail fast when Redis is down
     soft_time_limit=10 * 60,
     time_limit=12 * 60,
     **RETRYING,
@@ -49,7 +56,7 @@ def refresh_matview_task(name: str, concurrently: bool | None = None) -> dict:
 def refresh_matviews_task() -> list[str]:
     """Fan out: one refresh task per registered view (each skips if its view is busy)."""
     for name in REGISTRY:
-        refresh_matview_task.delay(name)
+        refresh_matview_task.apply_async((name,))  # from the worker: Celery's send retries
     return list(REGISTRY)
 
 
@@ -57,10 +64,18 @@ def refresh_matviews_task() -> list[str]:
     name="apps.ops.tasks.archive_task", soft_time_limit=25 * 60, time_limit=30 * 60, **RETRYING
 )
 def archive_task(
-    older_than_days: int | None = None, batch_size: int | None = None, max_seconds: float = 20 * 60
+    older_than_days: int | None = None,
+    batch_size: int | None = None,
+    max_seconds: float = 20 * 60,
+    pause_seconds: float | None = None,
 ) -> dict:
+    """Redelivered after a crash, it takes the dead run's lease over and continues."""
     run = services.archive_run(
-        older_than_days=older_than_days, apply=True, batch_size=batch_size, max_seconds=max_seconds
+        older_than_days=older_than_days,
+        apply=True,
+        batch_size=batch_size,
+        max_seconds=max_seconds,
+        pause_seconds=pause_seconds,
     )
     return {
         "run": run.pk,

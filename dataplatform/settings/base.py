@@ -193,6 +193,9 @@ CACHES = {
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "flowbase",
         "TIMEOUT": 300,
+        # Pages degrade when Redis is down (apps/ops/cache.py): answer within a second, no
+        # retries (a miss costs one live query; the default would wait for ever on a dead host).
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1, "retry": None},
     }
 }
 
@@ -206,9 +209,22 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = 25 * 60
+# The longest job's hard limit (archive, maintain); no task may set a longer one (tested).
 CELERY_TASK_TIME_LIMIT = 30 * 60
-# Longer than the longest hard limit, or a long task is redelivered while it runs (§5).
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 2 * 60 * 60}
+# Redis hands a message that is still unacked after this long to another worker: a job whose
+# worker was killed with -9 comes back this long after it started (docs/jobs.md). Longer than
+# the longest job, or a job still running is delivered twice; not much longer, or a killed job
+# waits hours (it was 2 h).
+JOB_VISIBILITY_TIMEOUT = env.int(
+    "CELERY_VISIBILITY_TIMEOUT", default=CELERY_TASK_TIME_LIMIT + 5 * 60
+)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": JOB_VISIBILITY_TIMEOUT,
+    # A Redis that is down is refused fast on loopback, but an unreachable host would hang.
+    "socket_connect_timeout": 3,
+}
+# Sends from web requests ("Refresh now") give up after this long instead of retrying.
+JOB_INTERACTIVE_SEND_TIMEOUT = 2
 CELERY_RESULT_EXPIRES = 24 * 60 * 60
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_WORKER_MAX_TASKS_PER_CHILD = 200

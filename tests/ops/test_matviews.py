@@ -156,3 +156,34 @@ def test_form_completion_stats_per_schema_and_day():
     services.matview_refresh(name="form_completion_stats")
     row = FormCompletionStats.objects.get(form_schema_id=schema.pk)
     assert (row.submissions, row.completed, float(row.avg_completion_time)) == (3, 2, 45.0)
+
+
+@pytest.mark.django_db(transaction=True, databases=["default", "owner"])
+def test_an_attempt_whose_session_is_gone_is_marked_interrupted_by_the_next_refresh():
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    started = timezone.now() - timedelta(seconds=5)
+    killed = MatviewRefresh.objects.create(
+        view_name="workflow_summary",
+        started_at=started,
+        outcome="running",
+        holder_pid=2**31 - 7,  # no such session: the worker that ran it was killed
+        holder_backend_start=started,
+    )
+    other_view = MatviewRefresh.objects.create(
+        view_name="weekly_task_throughput",
+        started_at=started,
+        outcome="running",
+        holder_pid=2**31 - 7,
+        holder_backend_start=started,
+    )
+    record = services.matview_refresh(name="workflow_summary")
+    assert record.outcome == "success" and record.finished_at is not None
+    killed.refresh_from_db()
+    assert killed.outcome == "interrupted" and "is gone" in killed.error
+    assert killed.finished_at is not None
+    other_view.refresh_from_db()
+    assert other_view.outcome == "running"  # judged by its own view's next refresh
+    assert [pk for pk, _ in services.matview_interrupted_mark()] == [other_view.pk]

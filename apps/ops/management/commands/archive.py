@@ -16,12 +16,24 @@ class Command(BaseCommand):
             "--batch-size", type=int, default=None, help="workflows per transaction"
         )
         parser.add_argument("--max-batches", type=int, default=None)
+        parser.add_argument(
+            "--pause",
+            type=float,
+            default=None,
+            metavar="SECONDS",
+            help="sleep between batches (spares a busy database; default OPS_ARCHIVE_PAUSE_SECONDS)",
+        )
 
-    def handle(self, *args, older_than, apply, batch_size, max_batches, **options):
+    def handle(self, *args, older_than, apply, batch_size, max_batches, pause, **options):
         run = services.archive_run(
-            older_than_days=older_than, apply=apply, batch_size=batch_size, max_batches=max_batches
+            older_than_days=older_than,
+            apply=apply,
+            batch_size=batch_size,
+            max_batches=max_batches,
+            pause_seconds=pause,
         )
         cutoff = f"{run.cutoff:%Y-%m-%d %H:%M} UTC ({run.older_than_days} days)"
+        self._write_kept(run.details.get("kept_live", {}))
         if not apply:
             would = run.details.get("would_move", {})
             self.stdout.write(
@@ -30,6 +42,10 @@ class Command(BaseCommand):
                 "(use --apply)"
             )
             return
+        for taken in run.details.get("took_over", []):
+            self.stdout.write(
+                f"took over the lease of archive run {taken['run']}: {taken['reason']}"
+            )
         self.stdout.write(
             f"archive run {run.pk}: {run.outcome}, cutoff {cutoff}, {run.batches} batches; moved/deleted "
             f"workflows {run.workflows_moved}/{run.workflows_deleted}, "
@@ -38,3 +54,20 @@ class Command(BaseCommand):
             f"{'' if run.reconciled else '  NOT RECONCILED'}"
             + (f" ({run.error})" if run.error else "")
         )
+
+    def _write_kept(self, kept: dict) -> None:
+        """Old finished workflows left live, with the reason and an example."""
+        dependents = kept.get("live_dependents")
+        if dependents:
+            first = dependents["sample"][0]
+            self.stdout.write(
+                f"kept live: {dependents['workflows']} workflows: {dependents['reason']} "
+                f"(e.g. workflow {first['workflow']}: task {first['dependent_task']} of workflow "
+                f"{first['dependent_workflow']} depends on its task {first['task']})"
+            )
+        restored = kept.get("restored")
+        if restored:
+            ids = ", ".join(str(item["workflow"]) for item in restored["sample"])
+            self.stdout.write(
+                f"kept live: {restored['workflows']} workflows: {restored['reason']} ({ids})"
+            )

@@ -16,5 +16,6 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         self.stdout.write(
             f"restored workflow {workflow}: {result['tasks']} tasks, "
-            f"{result['dependencies']} dependencies"
+            f"{result['dependencies']} dependencies; archive runs leave it until it is "
+            "completed again"
         )
