@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "apps.privacy",
     "apps.embeddings",
     "apps.safe_migrations",
+    "apps.backups",
 ]
 
 MIDDLEWARE = [
