@@ -436,4 +436,7 @@ def retention_apply(*, days: int | None = None, now: datetime | None = None) -> 
             manifest_path(path).unlink(missing_ok=True)
         BackupRun.objects.filter(pk=run.pk).update(status=BackupStatus.PRUNED)
         pruned.append(run.pk)
+    from .physical import wal_archive_cleanup
+
+    wal_archive_cleanup()  # WAL older than the oldest kept base backup can never be replayed
     return pruned
