@@ -32,6 +32,39 @@ SELECT n.nspname, c.relname,
 """
 
 
+# Schema objects a restore must bring back besides the rows (a restore that skipped an index or a
+# trigger would still count the same rows). Extension members are excluded on both sides.
+SCHEMA_SQL = """
+WITH user_ns AS (
+  SELECT oid FROM pg_namespace
+   WHERE nspname NOT IN ('pg_catalog', 'information_schema') AND nspname NOT LIKE 'pg\\_%'
+), own AS (
+  SELECT c.oid, c.relkind FROM pg_class c
+   WHERE c.relnamespace IN (SELECT oid FROM user_ns)
+     AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
+                      AND d.objid = c.oid AND d.deptype = 'e')
+)
+SELECT
+  (SELECT count(*) FROM own WHERE relkind IN ('r', 'p')) AS tables,
+  (SELECT count(*) FROM own WHERE relkind IN ('i', 'I')) AS indexes,
+  (SELECT count(*) FROM own WHERE relkind = 'v') AS views,
+  (SELECT count(*) FROM own WHERE relkind = 'm') AS matviews,
+  (SELECT count(*) FROM own WHERE relkind = 'S') AS sequences,
+  (SELECT count(*) FROM pg_constraint WHERE conrelid IN (SELECT oid FROM own)) AS constraints,
+  (SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal
+      AND tgrelid IN (SELECT oid FROM own)) AS triggers,
+  (SELECT count(*) FROM pg_proc p WHERE p.pronamespace IN (SELECT oid FROM user_ns)
+      AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass
+                       AND d.objid = p.oid AND d.deptype = 'e')) AS functions
+"""
+
+
+def schema_stats(conn) -> dict[str, int]:
+    cursor = conn.execute(SCHEMA_SQL)
+    row = cursor.fetchone()
+    return {column.name: value for column, value in zip(cursor.description, row, strict=True)}
+
+
 def _sample_query(schema: str, table: str, pk: list[str]) -> sql.Composed:
     name = sql.SQL(quote_ident(schema) + "." + quote_ident(table))
     asc = sql.SQL(", ").join(sql.SQL(quote_ident(c)) for c in pk)
@@ -61,6 +94,14 @@ def table_stats(conn) -> dict[str, dict]:
             sample = conn.execute(_sample_query(schema, table, pk)).fetchone()[0]
         out[f"{schema}.{table}"] = {"rows": rows, "sample": sample}
     return out
+
+
+def compare_schema(expected: dict[str, int], actual: dict[str, int]) -> list[dict]:
+    return [
+        {"table": "(schema)", "problem": kind, "expected": expected[kind], "got": actual.get(kind)}
+        for kind in sorted(expected)
+        if expected[kind] != actual.get(kind)
+    ]
 
 
 def compare(expected: dict[str, dict], actual: dict[str, dict]) -> list[dict]:

@@ -67,7 +67,7 @@ def backup_create(*, using: str = "owner") -> BackupRun:
     final = backup_dir() / f"{tgt.dbname}-{started:%Y%m%dT%H%M%SZ}-{run.pk}.dump"
     partial = final.with_name(f".{final.name}.partial")
     try:
-        tables, server_version = _dump(tgt, partial)
+        tables, schema, server_version = _dump(tgt, partial)
         sha256 = manifest_mod.sha256_of(partial)
         size = partial.stat().st_size
         document = {
@@ -81,6 +81,7 @@ def backup_create(*, using: str = "owner") -> BackupRun:
             "sha256": sha256,
             "server_version": server_version,
             "format": "pg_dump custom (-Fc)",
+            "schema": schema,
             "tables": tables,
         }
         partial.rename(final)
@@ -105,7 +106,7 @@ def backup_create(*, using: str = "owner") -> BackupRun:
     run.size_bytes = size
     run.sha256 = sha256
     run.server_version = server_version
-    run.manifest = {k: v for k, v in document.items() if k != "tables"} | {
+    run.manifest = {k: v for k, v in document.items() if k not in ("tables", "schema")} | {
         "tables": len(tables),
         "rows": sum(t["rows"] for t in tables.values()),
     }
@@ -113,7 +114,7 @@ def backup_create(*, using: str = "owner") -> BackupRun:
     return run
 
 
-def _dump(tgt: Target, partial: Path) -> tuple[dict, str]:
+def _dump(tgt: Target, partial: Path) -> tuple[dict, dict, str]:
     with tgt.connect() as conn:
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         snapshot = conn.execute("SELECT pg_export_snapshot()").fetchone()[0]
@@ -131,12 +132,13 @@ def _dump(tgt: Target, partial: Path) -> tuple[dict, str]:
         try:
             # Counted while pg_dump copies, in the very snapshot it reads.
             tables = manifest_mod.table_stats(conn)
+            schema = manifest_mod.schema_stats(conn)
         finally:
             _, stderr = dump.communicate()
         conn.rollback()
     if dump.returncode != 0:
         raise BackupError(f"pg_dump exited with {dump.returncode}: {_tail(stderr)}")
-    return tables, server_version
+    return tables, schema, server_version
 
 
 def manifest_path(dump: Path) -> Path:
@@ -379,8 +381,11 @@ def restore_verify(*, backup: BackupRun | None = None, using: str = "owner") -> 
         with target(using).connect(scratch) as conn:
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             actual = manifest_mod.table_stats(conn)
+            schema = manifest_mod.schema_stats(conn)
             conn.rollback()
-        result["mismatches"] = manifest_mod.compare(document["tables"], actual)
+        result["mismatches"] = manifest_mod.compare_schema(
+            document.get("schema", {}), schema
+        ) + manifest_mod.compare(document["tables"], actual)
         result["tables_checked"] = len(actual)
         result["rows_checked"] = sum(t["rows"] for t in actual.values())
     except (BackupError, psycopg.Error, OSError, KeyError) as exc:

@@ -121,6 +121,7 @@ def test_restore_verification_passes_then_catches_a_lying_manifest(backup_dir):
     document = json.loads(path.read_text())
     document["tables"]["public.projects_project"]["rows"] = 5
     document["tables"]["public.auth_group"]["sample"] = "0" * 32
+    document["schema"]["triggers"] += 1  # as if a trigger had been lost in the restore
     path.write_text(json.dumps(document))
     failed = services.restore_verify()
     assert failed.status == RestoreStatus.FAILED
@@ -132,6 +133,7 @@ def test_restore_verification_passes_then_catches_a_lying_manifest(backup_dir):
         "got": 4,
     }
     assert problems["public.auth_group"]["problem"] == "sample rows checksum differs"
+    assert problems["(schema)"]["problem"] == "triggers"
     assert {f["key"]: f["severity"] for f in findings.backup_findings()} == {
         "backup.restore_failed": "critical"
     }
@@ -188,3 +190,18 @@ def test_a_backup_killed_mid_way_is_never_listed_as_good(backup_dir):
     assert not BackupRun.objects.filter(status=BackupStatus.OK).exists()
     with pytest.raises(CommandError, match="no finished logical backup"):
         call_command("restore", "--into", "never_created", verbosity=0)
+
+
+def test_the_beat_job_backs_up_if_needed_verifies_and_lists(backup_dir, capsys):
+    from apps.backups.tasks import restore_verify_task
+
+    ProjectFactory.create_batch(2)
+    result = restore_verify_task.apply().get()
+    assert result["status"] == RestoreStatus.PASSED and result["mismatches"] == 0
+    run = BackupRun.objects.get(pk=result["backup"])
+    assert run.status == BackupStatus.OK and run.restore_tests.get().status == RestoreStatus.PASSED
+    call_command("backup", "--list", "--json")
+    listed = json.loads(capsys.readouterr().out)
+    assert [(r["id"], r["status"], r["last_restore_test"]) for r in listed] == [
+        (run.pk, "ok", "passed")
+    ]
