@@ -16,6 +16,8 @@ LOCAL="$ROOT/.local"
 PG_PORT="${FLOWBASE_PG_PORT:-54329}"
 REDIS_PORT="${FLOWBASE_REDIS_PORT:-63799}"
 PGDATA="$LOCAL/pgdata"
+# WAL archive for point-in-time recovery (apps/backups; BACKUP_WAL_ARCHIVE_DIR in the settings).
+WAL_ARCHIVE="$LOCAL/wal-archive"
 PGRUN="$LOCAL/run"
 LOGDIR="$LOCAL/log"
 DB_NAME="flowbase"
@@ -99,6 +101,8 @@ pg_up() {
     chmod 700 "$PGDATA"
     runuser -u postgres -- "$bindir/initdb" -D "$PGDATA" -U postgres -A trust -E UTF8 \
       --locale=C.UTF-8 >"$LOGDIR/initdb.log" 2>&1 || { cat "$LOGDIR/initdb.log" >&2; die "initdb failed"; }
+    mkdir -p "$WAL_ARCHIVE"
+    chown postgres: "$WAL_ARCHIVE"
     cat >>"$PGDATA/postgresql.conf" <<EOF
 
 # --- Flowbase local cluster ---
@@ -117,6 +121,9 @@ synchronous_commit = off
 full_page_writes = off
 max_wal_size = 4GB
 logging_collector = off
+# Point-in-time recovery: every finished WAL segment copied to the archive (docs/backups.md).
+archive_mode = on
+archive_command = 'test ! -f $WAL_ARCHIVE/%f && cp %p $WAL_ARCHIVE/%f'
 EOF
   fi
   if pg_ctl_local status >/dev/null 2>&1; then

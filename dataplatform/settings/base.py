@@ -54,11 +54,15 @@ INSTALLED_APPS = [
     "apps.embeddings",
     "apps.safe_migrations",
     "apps.demo",
+    "apps.backups",
 ]
 
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Static files straight after the security headers (HSTS, nosniff apply to them too) and
+    # before sessions/CSRF/auth, which a stylesheet does not need.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -338,3 +342,15 @@ PRIVACY_LOCK_TIMEOUT = env("PRIVACY_LOCK_TIMEOUT", default="5s")
 # Every `migrate` session waits at most this long for a lock, then fails with a clear message
 # instead of queueing every other query behind it.
 MIGRATION_LOCK_TIMEOUT = env("MIGRATION_LOCK_TIMEOUT", default="5s")
+
+# --- backups (apps/backups, docs/backups.md) ---------------------------------------------------
+# Logical dumps, their manifests and the physical base backups live here (a volume in compose).
+BACKUP_DIR = Path(env("BACKUP_DIR", default=str(FLOWBASE_LOCAL_DIR / "backups")))
+# Backups older than this are deleted by the verification job (the newest verified one is kept).
+BACKUP_RETENTION_DAYS = env.int("BACKUP_RETENTION_DAYS", default=30)
+# A Database finding is raised when the last verified restore is older than this, or failed.
+BACKUP_VERIFY_MAX_AGE_DAYS = env.int("BACKUP_VERIFY_MAX_AGE_DAYS", default=35)
+# WAL segments archived by the local cluster's archive_command (.make/local.sh).
+BACKUP_WAL_ARCHIVE_DIR = Path(
+    env("BACKUP_WAL_ARCHIVE_DIR", default=str(FLOWBASE_LOCAL_DIR / "wal-archive"))
+)

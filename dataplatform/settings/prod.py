@@ -14,6 +14,12 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# The image serves its own static files (WhiteNoise): collectstatic writes hashed, compressed
+# copies at build time, so every URL can be cached for ever and a missing file fails the build.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
 
 # Only the aliases this process was given credentials for: a web or ordinary worker without
 # MIGRATE_DATABASE_URL / MAINTENANCE_DATABASE_URL has no owner connection at all.
