@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "apps.privacy",
     "apps.embeddings",
     "apps.safe_migrations",
+    "apps.origins",
 ]
 
 MIDDLEWARE = [
@@ -66,6 +67,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "apps.core.middleware.AuditContextMiddleware",
+    "apps.origins.middleware.QueryOriginMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
@@ -321,3 +323,10 @@ PRIVACY_LOCK_TIMEOUT = env("PRIVACY_LOCK_TIMEOUT", default="5s")
 # Every `migrate` session waits at most this long for a lock, then fails with a clear message
 # instead of queueing every other query behind it.
 MIGRATION_LOCK_TIMEOUT = env("MIGRATION_LOCK_TIMEOUT", default="5s")
+
+# --- query origins (apps/origins, docs/origins.md) --------------------------------------------
+# Each statement carries a sqlcommenter comment naming its admin view, command or Celery task,
+# so pg_stat_statements, pg_stat_activity and the server log show where it came from.
+QUERY_ORIGIN_COMMENTS = env.bool("QUERY_ORIGIN_COMMENTS", default=True)
+# One query shape sent this many times in one request is logged and counted as an N+1 pattern.
+QUERY_REPEAT_THRESHOLD = env.int("QUERY_REPEAT_THRESHOLD", default=10)
