@@ -17,6 +17,9 @@ _STRING = re.compile(r"'(?:[^']|'')*'")
 _NUMBER = re.compile(r"\b\d+(?:\.\d+)?\b")
 _LIST = re.compile(r"\((?:\s*(?:%s|\?)\s*,)+\s*(?:%s|\?)\s*\)")
 _SPACE = re.compile(r"\s+")
+# A query per row reads or writes a table; per-call session set-up (set_config, clearing the stats
+# snapshot before a catalog read) touches none and is not the pattern.
+_TOUCHES_TABLE = re.compile(r"\b(FROM|INTO|UPDATE)\b", re.I)
 
 
 def shape(sql: str) -> str:
@@ -31,7 +34,8 @@ class Tally:
 
     def add(self, sql: str) -> None:
         self.queries += 1
-        self.shapes[shape(sql)] += 1
+        if _TOUCHES_TABLE.search(sql):
+            self.shapes[shape(sql)] += 1
 
     def repeated(self, threshold: int) -> list[tuple[str, int]]:
         """Shapes sent at least `threshold` times, most repeated first."""

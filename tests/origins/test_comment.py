@@ -50,3 +50,6 @@ def test_shapes_fold_literals_and_in_lists():
     assert tally.queries == 4
     assert tally.repeated(3) == [(shape(a), 3)]
     assert tally.repeated(4) == []
+    for _ in range(5):
+        tally.add("SELECT set_config('statement_timeout', %s, true)")
+    assert tally.queries == 9 and tally.repeated(3) == [(shape(a), 3)]
