@@ -182,3 +182,22 @@ def restore_partitions(django_db_blocker):
             for extra in sorted(now_archived - archived):
                 cursor.execute(f'DROP TABLE archive."{extra}"')
         partition_services.partitions_create(apply=True, move_default_rows=True, using="owner")
+
+
+# --- N+1 guard ------------------------------------------------------------------------------
+@pytest.fixture(autouse=True)
+def no_repeated_query_shapes(request):
+    """Fail a test whose requests sent one query shape QUERY_REPEAT_THRESHOLD times or more
+    (a query per row), unless it is marked allow_repeated_queries with the reason."""
+    from apps.origins import repeats
+
+    repeats.take()
+    yield
+    seen = repeats.take()
+    if seen and request.node.get_closest_marker("allow_repeated_queries") is None:
+        lines = [
+            f"{where}: {times} times: {shape[:160]}"
+            for where, rows in seen
+            for shape, times in rows[:3]
+        ]
+        pytest.fail("N+1 query pattern:\n" + "\n".join(lines), pytrace=False)

@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "apps.safe_migrations",
     "apps.demo",
     "apps.backups",
+    "apps.origins",
 ]
 
 MIDDLEWARE = [
@@ -71,6 +72,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "apps.audit.middleware.AuditContextMiddleware",
+    "apps.origins.middleware.QueryOriginMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
@@ -354,3 +356,9 @@ BACKUP_VERIFY_MAX_AGE_DAYS = env.int("BACKUP_VERIFY_MAX_AGE_DAYS", default=35)
 BACKUP_WAL_ARCHIVE_DIR = Path(
     env("BACKUP_WAL_ARCHIVE_DIR", default=str(FLOWBASE_LOCAL_DIR / "wal-archive"))
 )
+# --- query origins (apps/origins, docs/origins.md) --------------------------------------------
+# Each statement carries a sqlcommenter comment naming its admin view, command or Celery task,
+# so pg_stat_statements, pg_stat_activity and the server log show where it came from.
+QUERY_ORIGIN_COMMENTS = env.bool("QUERY_ORIGIN_COMMENTS", default=True)
+# One query shape sent this many times in one request is logged and counted as an N+1 pattern.
+QUERY_REPEAT_THRESHOLD = env.int("QUERY_REPEAT_THRESHOLD", default=10)

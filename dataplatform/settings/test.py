@@ -9,3 +9,5 @@ CACHES["default"]["KEY_PREFIX"] = "flowbase-test"
 # with the owner's credentials and runs the tests as the app role.
 for _alias in DATABASES:
     DATABASES[_alias]["TEST"] = {"NAME": env("TEST_DATABASE_NAME", default="test_flowbase")}
+# The N+1 guard in tests/conftest.py fails a test whose requests repeated a query shape.
+QUERY_REPEAT_RECORD = True
