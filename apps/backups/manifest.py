@@ -46,7 +46,9 @@ WITH user_ns AS (
 )
 SELECT
   (SELECT count(*) FROM own WHERE relkind IN ('r', 'p')) AS tables,
-  (SELECT count(*) FROM own WHERE relkind IN ('i', 'I')) AS indexes,
+  -- pg_dump leaves out invalid indexes (a failed CREATE INDEX CONCURRENTLY), except partitioned ones
+  (SELECT count(*) FROM own LEFT JOIN pg_index x ON x.indexrelid = own.oid
+    WHERE relkind = 'I' OR (relkind = 'i' AND x.indisvalid)) AS indexes,
   (SELECT count(*) FROM own WHERE relkind = 'v') AS views,
   (SELECT count(*) FROM own WHERE relkind = 'm') AS matviews,
   (SELECT count(*) FROM own WHERE relkind = 'S') AS sequences,

@@ -144,6 +144,32 @@ def test_restore_verification_passes_then_catches_a_lying_manifest(backup_dir):
     assert left == 0
 
 
+def test_an_invalid_index_which_pg_dump_leaves_out_is_not_a_mismatch(backup_dir):
+    owner = connections["owner"]
+    with owner.cursor() as cursor:
+        cursor.execute("CREATE TABLE backup_invalid_probe (v int)")
+        cursor.execute("INSERT INTO backup_invalid_probe VALUES (1), (1)")
+    try:
+        with owner.cursor() as cursor:  # fails on the duplicate, leaving an INVALID index
+            cursor.execute(
+                "CREATE UNIQUE INDEX CONCURRENTLY backup_invalid_idx ON backup_invalid_probe (v)"
+            )
+    except Exception:
+        pass
+    try:
+        with owner.cursor() as cursor:
+            cursor.execute(
+                "SELECT indisvalid FROM pg_index WHERE indexrelid = 'backup_invalid_idx'::regclass"
+            )
+            assert cursor.fetchone() == (False,)
+        services.backup_create()
+        test = services.restore_verify()
+        assert test.status == RestoreStatus.PASSED, (test.error, test.mismatches)
+    finally:
+        with owner.cursor() as cursor:
+            cursor.execute("DROP TABLE backup_invalid_probe")
+
+
 def _children_named(name: str) -> list[int]:
     out = []
     for stat in Path("/proc").glob("[0-9]*/stat"):

@@ -71,7 +71,7 @@ def _view_running(n):
 
         for i in range(n):
             with connection.cursor() as cursor:
-                cursor.execute("SELECT %s::int AS per_row", [i])
+                cursor.execute("SELECT id FROM django_content_type WHERE id = %s", [i])
         return HttpResponse("ok")
 
     return view

@@ -249,6 +249,22 @@ def build_world(django_user_model):
         "1",
         stdout=io.StringIO(),
     )
+    # A hold on a restored workflow and a backup with its restore test, for their admins.
+    from apps.backups.models import BackupRun, RestoreTest
+    from apps.ops.models import ArchiveHold
+
+    ArchiveHold.objects.create(workflow_id=first.workflow_id, restored_at=timezone.now())
+    backup = BackupRun.objects.create(
+        kind="logical", status="ok", database="flowbase", started_at=timezone.now()
+    )
+    RestoreTest.objects.create(
+        backup=backup,
+        status="passed",
+        started_at=timezone.now(),
+        finished_at=timezone.now(),
+        duration_ms=1,
+        scratch_database="flowbase_restore_test",
+    )
     # The first user (the one the user admin's forms are attacked on) is not the attacker.
     django_user_model.objects.create_user("victim", "v@example.com", "victim-pw-1!", is_staff=True)
     return django_user_model.objects.create_superuser("hostile", "h@example.com", "hostile-pw-1!")
