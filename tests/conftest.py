@@ -54,7 +54,7 @@ def django_db_setup(django_db_setup, django_db_blocker):
     of the roles, partitions relative to now (migrations create only the default partitions,
     and the partition job grants each new one); then the tests run as the app role."""
     from apps.core.roles import services as roles_services
-    from apps.events import partition_services
+    from apps.pg.partitioning import services as partition_services
 
     test_name = connections["default"].settings_dict["NAME"]
     for alias in connections:
@@ -147,7 +147,7 @@ def pytest_runtest_setup(item):
 
 
 def _snapshot() -> tuple[dict[str, set[str]], set[str]]:
-    from apps.events import partitions
+    from apps.pg import partitioning as partitions
 
     tables = {
         config.model._meta.db_table: {
@@ -167,7 +167,7 @@ def _snapshot() -> tuple[dict[str, set[str]], set[str]]:
 @pytest.fixture
 def restore_partitions(django_db_blocker):
     """Drop the partitions and archived tables a committed test added; re-create missing ones."""
-    from apps.events import partition_services
+    from apps.pg.partitioning import services as partition_services
 
     with django_db_blocker.unblock():
         tables, archived = _snapshot()

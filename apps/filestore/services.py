@@ -19,7 +19,6 @@ from pathlib import Path
 from django.db import DatabaseError, InterfaceError, OperationalError, transaction
 from django.utils.text import slugify
 
-from apps.core.db import retry_on_serialization_failure
 from apps.filestore import selectors, sql
 from apps.filestore.discovery import Source, discover
 from apps.filestore.parsing import (
@@ -34,6 +33,7 @@ from apps.filestore.parsing import (
 from apps.filestore.planning import TagPlan, plan_tag, write_order
 from apps.filestore.problems import Problems
 from apps.filestore.report import FileReport, ImportReport
+from apps.pg.retry import retry_on_serialization_failure
 from apps.projects.models import Project
 from apps.tasks.models import Task
 from apps.workflows.models import Workflow

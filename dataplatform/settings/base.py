@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "pgtrigger",
     "django_celery_beat",
     "csp",
+    "apps.pg",
     "apps.core",
     "apps.projects",
     "apps.workflows",
@@ -182,7 +183,11 @@ POSTGRES_EXTRA_DB_BACKEND_BASE = "django_prometheus.db.backends.postgresql"
 POSTGRES_EXTRA_AUTO_EXTENSION_SET_UP = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-PSQLEXTRA_PARTITIONING_MANAGER = "apps.core.partitioning.manager"
+PSQLEXTRA_PARTITIONING_MANAGER = "apps.pg.partitioning.manager.manager"
+# The partition toolkit (apps/pg/partitioning) runs DDL as the owner and gives each new or
+# detached partition the roles' grants; named here because the floor imports no Flowbase app.
+PG_PARTITION_DDL_ALIAS = "apps.core.roles.config.owner_alias"
+PG_PARTITION_GRANTS_SYNC = "apps.core.roles.services.relation_grants_sync"
 
 # --- cache, Celery -------------------------------------------------------------------------
 REDIS_URL = env("REDIS_URL", default=LOCAL_REDIS_URL)
@@ -286,7 +291,7 @@ FLOWBASE_JSON_MAX_DEPTH = env.int("FLOWBASE_JSON_MAX_DEPTH", default=64)
 # Completed/cancelled workflows older than this move to the `archive` schema (apps/ops).
 ARCHIVE_AFTER_DAYS = env.int("ARCHIVE_AFTER_DAYS", default=365)
 # Services and the importer re-run a transaction refused with a serialization failure (40001)
-# or a deadlock (40P01) at most this many times in all (apps.core.db).
+# or a deadlock (40P01) at most this many times in all (apps.pg.retry).
 DB_SERIALIZATION_RETRY_ATTEMPTS = env.int("DB_SERIALIZATION_RETRY_ATTEMPTS", default=5)
 # --- privacy: erasure and retention (apps/privacy, docs/privacy.md) ----------------------------
 # Pseudonyms are HMACs under this key (default: SECRET_KEY). Set it once and keep it: the same
