@@ -2,6 +2,7 @@ import contextlib
 import importlib
 
 import pytest
+from django.conf import settings
 from django.db import connections
 from django.test import TransactionTestCase
 
@@ -71,10 +72,14 @@ def django_db_setup(django_db_setup, django_db_blocker):
     connections["default"].close()
     app = connections["default"].settings_dict
     app.update(_APP_CREDENTIALS)
+    direct = app["HOST"], app["PORT"]
+    if settings.PGBOUNCER_ADDRESS:  # make test-pgbouncer: the app's login through PgBouncer
+        app["HOST"], app["PORT"] = settings.PGBOUNCER_ADDRESS
     yield
     connections["default"].close()
     owner = connections["owner"].settings_dict
     app.update({key: owner[key] for key in _CREDENTIALS})  # pytest-django's teardown: as owner
+    app["HOST"], app["PORT"] = direct
 
 
 def _flush_as_owner(self):
@@ -181,3 +186,18 @@ def restore_partitions(django_db_blocker):
             for extra in sorted(now_archived - archived):
                 cursor.execute(f'DROP TABLE archive."{extra}"')
         partition_services.partitions_create(apply=True, move_default_rows=True, using="owner")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under PgBouncer (make test-pgbouncer) skip the tests that need one server session."""
+    if not getattr(settings, "PGBOUNCER_ADDRESS", None):
+        return
+    from tests.pg.pgbouncer import DIRECT_TESTS
+
+    for item in items:
+        marker = item.get_closest_marker("direct_db")
+        reason = DIRECT_TESTS.get(item.nodeid.split("[")[0])
+        if marker is not None:
+            reason = marker.args[0] if marker.args else "needs a direct connection"
+        if reason:
+            item.add_marker(pytest.mark.skip(reason=f"under PgBouncer: {reason}"))

@@ -136,3 +136,14 @@ def set_local(values: dict[str, str], *, using: str = DEFAULT_DB_ALIAS, cursor=N
         return
     with connections[using].cursor() as own:
         own.execute(statement, params)
+
+
+def behind_pgbouncer(using: str = DEFAULT_DB_ALIAS) -> bool:
+    """True when the alias reaches PostgreSQL through PgBouncer in transaction mode (its settings
+    say `"PGBOUNCER": True`): session-level state (SET without LOCAL, session advisory locks,
+    LISTEN, prepared statements) would leak to other clients there, so it must use another alias."""
+    return (
+        bool(connections.settings[using].get("PGBOUNCER", False))
+        if using in connections.settings
+        else False
+    )

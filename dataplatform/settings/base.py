@@ -160,6 +160,20 @@ _db = _database(env("DATABASE_URL", default=_local_url("APP")), application_name
 if env.bool("DB_POOL", default=False):
     # Web processes only: Celery closes the pool at every task boundary (celery#10554).
     _db["OPTIONS"]["pool"] = {"min_size": 2, "max_size": 10, "timeout": 10}
+# PgBouncer in transaction mode in front of the app's login (DB_PGBOUNCER=1; `make run` /
+# `make test-pgbouncer` with FLOWBASE_PGBOUNCER=1; docs/scaling.md). A server connection is ours
+# for one transaction only, so nothing may live in the session:
+DB_PGBOUNCER = env.bool("DB_PGBOUNCER", default=False)
+if DB_PGBOUNCER:
+    _db["PGBOUNCER"] = True  # apps.pg.sql.behind_pgbouncer(): no session state on this alias
+    # .iterator() would DECLARE a server-side cursor, which lives in the session.
+    _db["DISABLE_SERVER_SIDE_CURSORS"] = True
+    # psycopg PREPAREs a statement run 5 times on a connection: a session object another
+    # client's transaction would not find (PgBouncer 1.18 does not track them).
+    _db["OPTIONS"]["prepare_threshold"] = None
+    # PgBouncer cannot pass startup options per client; it sets pgtrigger.ignore itself
+    # (connect_query), and DB_STATEMENT_TIMEOUT_MS belongs on the role (ALTER ROLE ... SET).
+    _db["OPTIONS"].pop("options", None)
 DATABASES = {
     "default": _db,
     "owner": _database(

@@ -9,3 +9,13 @@ CACHES["default"]["KEY_PREFIX"] = "flowbase-test"
 # with the owner's credentials and runs the tests as the app role.
 for _alias in DATABASES:
     DATABASES[_alias]["TEST"] = {"NAME": env("TEST_DATABASE_NAME", default="test_flowbase")}
+
+# The PgBouncer pass (`make test-pgbouncer`): the test database is created and migrated on the
+# direct port (Django would take an alias on another port for another database and create it
+# twice); tests/conftest.py then sends `default`, the app's login, through PgBouncer.
+if DB_PGBOUNCER:
+    PGBOUNCER_ADDRESS = (DATABASES["default"]["HOST"], DATABASES["default"]["PORT"])
+    DATABASES["default"]["HOST"] = DATABASES["owner"]["HOST"]
+    DATABASES["default"]["PORT"] = DATABASES["owner"]["PORT"]
+else:
+    PGBOUNCER_ADDRESS = None

@@ -67,6 +67,12 @@ def test_table_columns_in_order_with_quoted_names_and_none_when_missing():
     assert catalog.schema_of("projects_project") == "public"
 
 
+HOLDERS = """
+SELECT count(*) AS n FROM pg_locks
+WHERE locktype = 'advisory' AND classid = (%(key)s >> 32) AND objid = (%(key)s & 4294967295)
+"""
+
+
 @pytest.mark.django_db(transaction=True)
 def test_xact_locks_need_a_transaction_and_end_with_it():
     with pytest.raises(RuntimeError, match="needs a transaction"):
@@ -75,14 +81,8 @@ def test_xact_locks_need_a_transaction_and_end_with_it():
     assert key == locks.lock_key("probe") and key != locks.lock_key("probe", namespace="other")
     with transaction.atomic():
         assert locks.try_xact_lock("probe")
-        held = sql.fetch_one(
-            "SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
-        )
-        assert held["n"] == 1
-    released = (
-        "SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
-    )
-    assert sql.fetch_one(released)["n"] == 0
+        assert sql.fetch_one(HOLDERS, {"key": key})["n"] == 1
+    assert sql.fetch_one(HOLDERS, {"key": key})["n"] == 0  # gone with the transaction
 
 
 def test_lock_timeout_gives_up_behind_a_held_lock():
