@@ -14,11 +14,12 @@ ARGS ?=
 WITH_ENV = eval "$$(bash .make/local.sh env)" &&
 comma := ,
 
-.PHONY: help run test up services roles migrate bootstrap serve worker beat stop env lint fmt lock bench clean-local
+.PHONY: help run test test-pgbouncer up services roles migrate bootstrap serve worker beat stop env lint fmt lock bench clean-local
 
 help:
 	@echo "make run     set up everything, load demo data, serve the admin (+ worker and beat)"
 	@echo "make test    set up everything, then lint and the whole test suite (ARGS=... for pytest)"
+	@echo "make test-pgbouncer  the same suite with the app's login through PgBouncer (transaction mode)"
 	@echo "make stop    stop the local PostgreSQL, Redis, worker and beat"
 	@echo "make env     print the export lines for using manage.py against the local services"
 	@echo "make bench   run the benchmarks in bench/"
@@ -68,6 +69,15 @@ run: up worker beat
 test: roles lint
 	@bash .make/local.sh browser
 	@$(WITH_ENV) DJANGO_SETTINGS_MODULE=dataplatform.settings.test $(PY) -m pytest $(ARGS)
+
+# The whole suite again with the app's login through PgBouncer in transaction mode
+# (docs/scaling.md); tests marked `direct_db` (they need one server session) are skipped there.
+test-pgbouncer: roles lint
+	@bash .make/local.sh browser
+	@FLOWBASE_PGBOUNCER=1 bash .make/local.sh up
+	@FLOWBASE_PGBOUNCER=1 bash .make/local.sh restart-pgbouncer
+	@export FLOWBASE_PGBOUNCER=1 && $(WITH_ENV) DJANGO_SETTINGS_MODULE=dataplatform.settings.test \
+	  $(PY) -m pytest $(ARGS)
 
 # --- helpers -----------------------------------------------------------------------------------
 # Celery in the background: pid files in .local/run/, logs in .local/log/; reused when running.

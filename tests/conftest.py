@@ -2,6 +2,7 @@ import contextlib
 import importlib
 
 import pytest
+from django.conf import settings
 from django.db import connections
 from django.test import TransactionTestCase
 
@@ -55,7 +56,7 @@ def django_db_setup(django_db_setup, django_db_blocker):
     of the roles, partitions relative to now (migrations create only the default partitions,
     and the partition job grants each new one); then the tests run as the app role."""
     from apps.core.roles import services as roles_services
-    from apps.events import partition_services
+    from apps.pg.partitioning import services as partition_services
 
     test_name = connections["default"].settings_dict["NAME"]
     for alias in connections:
@@ -72,10 +73,14 @@ def django_db_setup(django_db_setup, django_db_blocker):
     connections["default"].close()
     app = connections["default"].settings_dict
     app.update(_APP_CREDENTIALS)
+    direct = app["HOST"], app["PORT"]
+    if settings.PGBOUNCER_ADDRESS:  # make test-pgbouncer: the app's login through PgBouncer
+        app["HOST"], app["PORT"] = settings.PGBOUNCER_ADDRESS
     yield
     connections["default"].close()
     owner = connections["owner"].settings_dict
     app.update({key: owner[key] for key in _CREDENTIALS})  # pytest-django's teardown: as owner
+    app["HOST"], app["PORT"] = direct
 
 
 def _flush_as_owner(self):
@@ -148,7 +153,7 @@ def pytest_runtest_setup(item):
 
 
 def _snapshot() -> tuple[dict[str, set[str]], set[str]]:
-    from apps.events import partitions
+    from apps.pg import partitioning as partitions
 
     tables = {
         config.model._meta.db_table: {
@@ -168,7 +173,7 @@ def _snapshot() -> tuple[dict[str, set[str]], set[str]]:
 @pytest.fixture
 def restore_partitions(django_db_blocker):
     """Drop the partitions and archived tables a committed test added; re-create missing ones."""
-    from apps.events import partition_services
+    from apps.pg.partitioning import services as partition_services
 
     with django_db_blocker.unblock():
         tables, archived = _snapshot()
@@ -201,3 +206,16 @@ def no_repeated_query_shapes(request):
             for shape, times in rows[:3]
         ]
         pytest.fail("N+1 query pattern:\n" + "\n".join(lines), pytrace=False)
+def pytest_collection_modifyitems(config, items):
+    """Under PgBouncer (make test-pgbouncer) skip the tests that need one server session."""
+    if not getattr(settings, "PGBOUNCER_ADDRESS", None):
+        return
+    from tests.pg.pgbouncer import DIRECT_TESTS
+
+    for item in items:
+        marker = item.get_closest_marker("direct_db")
+        reason = DIRECT_TESTS.get(item.nodeid.split("[")[0])
+        if marker is not None:
+            reason = marker.args[0] if marker.args else "needs a direct connection"
+        if reason:
+            item.add_marker(pytest.mark.skip(reason=f"under PgBouncer: {reason}"))

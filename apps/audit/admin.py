@@ -1,6 +1,7 @@
 from django.contrib import admin
 
-from apps.events.admin_base import PartitionedShadowAdmin, date_window_filter
+from apps.core.admin.partitioned import PartitionedShadowAdmin
+from apps.pg.partitioning.admin import date_window_filter
 
 from .models import AuditEventRow
 

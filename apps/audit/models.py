@@ -15,7 +15,7 @@ from psqlextra.types import PostgresPartitioningMethod
 
 from apps.core.fields import JSONField
 from apps.core.models import choices_check
-from apps.events.fields import BigIdentityField, TransactionNow
+from apps.pg.partitioning.fields import BigIdentityField, TransactionNow
 
 
 class AuditAction(models.TextChoices):

@@ -1,8 +1,8 @@
-"""Partitioning policy of the audit log (collected by apps.core.partitioning)."""
+"""Partitioning policy of the audit log (collected by apps.pg.partitioning.manager)."""
 
 from dateutil.relativedelta import relativedelta
 
-from apps.events.partitions import PartitionPolicy
+from apps.pg.partitioning import PartitionPolicy
 
 from .models import AuditEvent
 

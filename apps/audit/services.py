@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.db import models, transaction
 
 from apps.audit import request_context
-from apps.events.validation import json_object, optional_id, optional_text, required_text
+from apps.core.inputs import json_object, optional_id, optional_text, required_text
 
 from .models import AuditAction, AuditEvent
 

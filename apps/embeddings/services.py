@@ -12,7 +12,7 @@ from django.db.models import F, Value
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
-from apps.events.validation import required_text
+from apps.core.inputs import required_text
 
 from .models import Embedding, StaleReason
 from .selectors import source_content_hash

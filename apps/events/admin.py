@@ -1,6 +1,8 @@
 from django.contrib import admin
 
-from .admin_base import PartitionedShadowAdmin, date_window_filter
+from apps.core.admin.partitioned import PartitionedShadowAdmin
+from apps.pg.partitioning.admin import date_window_filter
+
 from .models import EventRow, PerformanceMetricRow
 
 

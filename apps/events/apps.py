@@ -5,6 +5,3 @@ class EventsConfig(AppConfig):
     name = "apps.events"
     label = "events"
     verbose_name = "Events and metrics"
-
-    def ready(self) -> None:
-        from . import checks  # noqa: F401  (registers the default-partition check)

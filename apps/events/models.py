@@ -17,8 +17,7 @@ from psqlextra.types import PostgresPartitioningMethod
 
 from apps.core.fields import JSONField
 from apps.core.models import choices_check
-
-from .fields import BigIdentityField
+from apps.pg.partitioning.fields import BigIdentityField
 
 
 class Severity(models.TextChoices):

@@ -1,9 +1,10 @@
-"""Partitioning policies of the events app (collected by apps.core.partitioning)."""
+"""Partitioning policies of the events app (collected by apps.pg.partitioning.manager)."""
 
 from dateutil.relativedelta import relativedelta
 
+from apps.pg.partitioning import PartitionPolicy
+
 from .models import Event, PerformanceMetric
-from .partitions import PartitionPolicy
 
 CONFIGS = [
     # ~10^5-10^6 rows/month; kept a year online, then detached to the archive schema.

@@ -8,8 +8,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from .models import Event, PerformanceMetric, Severity
-from .validation import (
+from apps.core.inputs import (
     finite_number,
     json_object,
     optional_aware,
@@ -17,6 +16,8 @@ from .validation import (
     optional_text,
     required_text,
 )
+
+from .models import Event, PerformanceMetric, Severity
 
 
 @transaction.atomic

@@ -24,9 +24,9 @@ from typing import Any
 
 import ijson
 
-from apps.core.db import first_line
 from apps.core.validation import LONE_SURROGATE, json_max_depth
 from apps.filestore.problems import Problems, pointer
+from apps.pg.errors import first_line
 
 BOM = b"\xef\xbb\xbf"
 _CHUNK = 1 << 20

@@ -20,7 +20,6 @@ from django.core.exceptions import ValidationError
 from django.db import DatabaseError, InterfaceError, OperationalError, transaction
 from django.utils.text import slugify
 
-from apps.core.db import retry_on_serialization_failure
 from apps.filestore import selectors, sql
 from apps.filestore.discovery import Source, discover
 from apps.filestore.parsing import (
@@ -35,6 +34,7 @@ from apps.filestore.parsing import (
 from apps.filestore.planning import TagPlan, plan_tag, write_order
 from apps.filestore.problems import Problems
 from apps.filestore.report import FileReport, ImportReport
+from apps.pg.retry import retry_on_serialization_failure
 from apps.projects.models import Project
 from apps.projects.services import project_create
 from apps.tasks.models import Task

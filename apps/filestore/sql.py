@@ -9,13 +9,14 @@ table, one batch at a time, inside the caller's transaction.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 from django.db import connection, models
 from django.db.models import NOT_PROVIDED
 
 from apps.blueprints.models import Template
 from apps.knowledge.models import Article
+from apps.pg.bulk import copy_rows as _copy  # the fault tests patch `_copy`
 from apps.tasks.models import Task, TaskDependency
 from apps.workflows.models import Workflow
 
@@ -349,11 +350,3 @@ def index_scans_only(enabled: bool) -> None:
         )
         if enabled:
             cursor.execute("ANALYZE tasks_taskdependency")
-
-
-def _copy(cursor, statement: str, rows: Iterable[Sequence]) -> None:
-    """COPY through psycopg's own cursor; its errors (a lost connection) as Django's."""
-    raw = cursor.cursor if hasattr(cursor, "cursor") else cursor
-    with connection.wrap_database_errors, raw.copy(statement) as copy:
-        for row in rows:
-            copy.write_row(row)

@@ -20,7 +20,7 @@ from django.conf import settings
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from apps.core.db import first_line
+from apps.pg.errors import first_line
 
 logger = logging.getLogger(__name__)
 

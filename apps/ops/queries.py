@@ -4,8 +4,7 @@ Identifiers interpolated with str.format come from the catalog (quote_ident / re
 or from code constants, never from user input.
 """
 
-TRY_XACT_LOCK = "SELECT pg_try_advisory_xact_lock(%s)"
-SET_LOCAL_LOCK_TIMEOUT = "SELECT set_config('lock_timeout', %s, true)"
+from apps.pg.locks import SET_LOCAL_LOCK_TIMEOUT, TRY_XACT_LOCK  # noqa: F401  (written once, there)
 
 # --- materialized views ------------------------------------------------------------------------
 MATVIEW_POPULATED = """
@@ -59,12 +58,6 @@ ORDER BY s.n_dead_tup DESC
 """
 
 # --- archive ------------------------------------------------------------------------------------
-TABLE_COLUMNS = """
-SELECT quote_ident(a.attname), format_type(a.atttypid, a.atttypmod)
-FROM pg_attribute a
-WHERE a.attrelid = %s::regclass AND a.attnum > 0 AND NOT a.attisdropped
-ORDER BY a.attnum
-"""
 ADD_ARCHIVE_COLUMN = "ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {type}"
 
 # Single-column foreign keys pointing at workflows/tasks from tables the archiver does not move.

@@ -5,19 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import connection, connections
+from django.db import ProgrammingError, connection, connections
 from django.utils import timezone
+
+from apps.pg import catalog
+from apps.pg.sql import fetch
 
 from . import queries
 from .matviews import REGISTRY, MatviewSpec
 from .models import Heartbeat, MatviewRefresh, Outcome
-
-
-def _fetchall_dicts(sql: str, params=None) -> list[dict]:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        names = [c.name for c in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
 # --- materialized views ------------------------------------------------------------------------
@@ -70,9 +66,10 @@ def heartbeat_age(name: str = "beat") -> timedelta | None:
 # --- archive ------------------------------------------------------------------------------------
 def table_columns(table: str) -> list[tuple[str, str]]:
     """(quoted column name, SQL type) of a table, in column order."""
-    with connection.cursor() as cursor:
-        cursor.execute(queries.TABLE_COLUMNS, [table])
-        return list(cursor.fetchall())
+    columns = catalog.table_columns(table)
+    if columns is None:
+        raise ProgrammingError(f'relation "{table}" does not exist')
+    return [(c.quoted, c.type) for c in columns]
 
 
 def archive_workflow_filter() -> str:
@@ -149,15 +146,15 @@ def archive_kept_live(*, cutoff: datetime, limit: int = 20) -> dict:
 
 # --- maintenance --------------------------------------------------------------------------------
 def stale_statistics(*, min_rows: int, ratio: float) -> list[dict]:
-    return _fetchall_dicts(queries.STALE_STATISTICS, {"min_rows": min_rows, "ratio": ratio})
+    return fetch(queries.STALE_STATISTICS, {"min_rows": min_rows, "ratio": ratio})
 
 
 def partitioned_parents() -> list[dict]:
-    return _fetchall_dicts(queries.PARTITIONED_PARENTS)
+    return fetch(queries.PARTITIONED_PARENTS)
 
 
 def vacuum_candidates(*, min_dead: int, ratio: float) -> list[dict]:
-    rows = _fetchall_dicts(queries.VACUUM_CANDIDATES, {"min_dead": min_dead, "ratio": ratio})
+    rows = fetch(queries.VACUUM_CANDIDATES, {"min_dead": min_dead, "ratio": ratio})
     for row in rows:
         row["dead_ratio"] = float(row["dead_ratio"])
     return rows

@@ -34,9 +34,10 @@ from django.db import (
 from django.db.models import F
 from django.utils import timezone
 
-from apps.core.db import retry_on_serialization_failure
 from apps.core.roles.config import owner_alias
 from apps.pg.leases import LeaseLost
+from apps.pg.retry import retry_on_serialization_failure
+from apps.pg.values import jsonable
 
 from . import cache, leases, queries, selectors
 from .locks import set_local_lock_timeout, try_xact_lock
@@ -546,16 +547,16 @@ def _archive_restore(*, workflow_id: int, using: str) -> dict[str, int]:
 def partitions_upkeep(*, apply: bool) -> tuple[int, dict]:
     """Create upcoming partitions; detach partitions past their retention where configured.
 
-    Uses apps.events' partition services when present (aligned bounds, default-partition checks,
+    Uses apps.pg's partition services when present (aligned bounds, default-partition checks,
     DETACH-based retention), else the psqlextra manager: plan(skip_delete=True).apply() under
     SET LOCAL lock_timeout. Never drops a partition. Details carry "problems" (blocked/failed
     actions), which make the maintenance step fail loudly.
     """
-    if importlib.util.find_spec("apps.events.partition_services") is not None:
-        ps = importlib.import_module("apps.events.partition_services")
+    if importlib.util.find_spec("apps.pg.partitioning.services") is not None:
+        ps = importlib.import_module("apps.pg.partitioning.services")
         if hasattr(ps, "partitions_create"):
             return _partitions_via_events(ps, apply=apply)
-    from apps.core.partitioning import manager
+    from apps.pg.partitioning.manager import manager
 
     db = owner_alias()
     plan = manager.plan(skip_delete=True, using=db)
@@ -577,7 +578,7 @@ def _partitions_via_events(ps, *, apply: bool) -> tuple[int, dict]:
     actions = list(ps.partitions_create(apply=apply))
     if hasattr(ps, "partitions_detach"):
         actions += list(ps.partitions_detach(apply=apply))
-    details: dict[str, Any] = {"via": "apps.events.partition_services"}
+    details: dict[str, Any] = {"via": "apps.pg.partitioning.services"}
     touched = 0
     for action in actions:
         data = action.as_dict()
@@ -744,7 +745,7 @@ def maintenance_run(
         try:
             touched, details = step_funcs[step]()
             row.outcome = Outcome.SUCCESS if apply else Outcome.DRY_RUN
-            row.rows_touched, row.details = touched, _jsonable(details)
+            row.rows_touched, row.details = touched, jsonable(details)
             if details.get("problems"):
                 any_failed = True
                 row.outcome, row.error = Outcome.FAILED, "see details.problems"
@@ -774,18 +775,6 @@ def _maintenance_beat(header: MaintenanceRun) -> None:
     )
     if not beat:
         raise LeaseLost(f"maintenance run {header.run_id} lost its lease to another run")
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    return str(value)
 
 
 # --- beat schedule ------------------------------------------------------------------------------

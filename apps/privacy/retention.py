@@ -1,7 +1,7 @@
 """Per-table retention (PRIVACY_RETENTION_DAYS), enforced by the nightly maintenance's
 `retention` step (apps/ops hands over to `retention_enforce`).
 
-* Partitioned tables keep their detach-based retention (apps/events/partitions.py: old partitions
+* Partitioned tables keep their detach-based retention (apps/pg/partitioning: old partitions
   are detached into the `archive` schema, never dropped). The privacy policy only ends that
   archive: an archived partition whose whole range is older than the policy is dropped (as the
   owner, under lock_timeout, after checking its newest row). So the policy of a partitioned
@@ -22,6 +22,7 @@ from django.db import DatabaseError, connections, models, transaction
 from django.utils import timezone
 
 from apps.core.roles.config import owner_alias
+from apps.pg.locks import set_local_lock_timeout
 
 from . import conf
 
@@ -47,7 +48,7 @@ class PolicyError(ValueError):
 
 
 def _partition_policy(model):
-    from apps.events.partitions import policy_list
+    from apps.pg.partitioning import policy_list
 
     return next((c for c in policy_list() if c.model is model), None)
 
@@ -154,7 +155,7 @@ def _drop_archived(rule: Rule, name: str, cutoff: datetime, using: str) -> str:
     connection = connections[using]
     qn = connection.ops.quote_name
     with transaction.atomic(using=using), connection.cursor() as cursor:
-        cursor.execute("SELECT set_config('lock_timeout', %s, true)", [conf.lock_timeout()])
+        set_local_lock_timeout(conf.lock_timeout(), cursor=cursor)
         cursor.execute(f"SELECT max({qn(rule.field)}) FROM archive.{qn(name)}")
         newest = cursor.fetchone()[0]
         if newest is not None and newest >= cutoff:

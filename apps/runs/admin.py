@@ -1,7 +1,8 @@
 from django.contrib import admin
 
+from apps.core.admin.partitioned import PartitionedShadowAdmin
 from apps.core.validation import parse_id
-from apps.events.admin_base import PartitionedShadowAdmin, date_window_filter
+from apps.pg.partitioning.admin import date_window_filter
 
 from .models import FormResponseRow, FormSchema, NodeExecutionRow, WorkflowRunRow
 

@@ -16,7 +16,7 @@ from psqlextra.types import PostgresPartitioningMethod
 
 from apps.core.fields import JSONField
 from apps.core.models import choices_check
-from apps.events.fields import BigIdentityField
+from apps.pg.partitioning.fields import BigIdentityField
 
 
 class RunStatus(models.TextChoices):

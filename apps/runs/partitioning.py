@@ -1,8 +1,8 @@
-"""Partitioning policies of the runs app (collected by apps.core.partitioning)."""
+"""Partitioning policies of the runs app (collected by apps.pg.partitioning.manager)."""
 
 from dateutil.relativedelta import relativedelta
 
-from apps.events.partitions import PartitionPolicy
+from apps.pg.partitioning import PartitionPolicy
 
 from .models import FormResponse, NodeExecution, WorkflowRun
 

@@ -10,7 +10,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from apps.events.validation import json_object, optional_aware, optional_text, required_text
+from apps.core.inputs import json_object, optional_aware, optional_text, required_text
 from apps.workflows.models import Workflow
 
 from .models import (

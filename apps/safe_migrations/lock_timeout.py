@@ -13,6 +13,8 @@ import re
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
 
+from apps.pg.sql import behind_pgbouncer
+
 _VALUE = re.compile(r"^\d+(\.\d+)?\s*(us|ms|s|min|h|d)?$")
 
 
@@ -29,6 +31,8 @@ def set_migration_lock_timeout(sender, using: str = "default", **kwargs) -> None
     for ever (the migration's transaction waits for it); now it fails after the timeout."""
     timeout = migration_lock_timeout()
     for alias in dict.fromkeys([using, DEFAULT_DB_ALIAS]):
-        if alias in connections.settings:
+        # Not through PgBouncer: a session setting would stay on a server connection other
+        # clients get next (there, data migrations write on the migrating connection anyway).
+        if alias in connections.settings and not behind_pgbouncer(alias):
             with connections[alias].cursor() as cursor:
                 cursor.execute("SELECT set_config('lock_timeout', %s, false)", [timeout])

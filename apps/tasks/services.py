@@ -6,8 +6,8 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from apps.core.db import retry_on_serialization_failure
 from apps.core.services import database_error_message, require_choice, validated_save
+from apps.pg.retry import retry_on_serialization_failure
 from apps.workflows.models import Workflow
 
 from .models import DependencyType, Task, TaskDependency, TaskStatus

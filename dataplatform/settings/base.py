@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "pgtrigger",
     "django_celery_beat",
     "csp",
+    "apps.pg",
     "apps.core",
     "apps.projects",
     "apps.workflows",
@@ -166,6 +167,20 @@ _db = _database(env("DATABASE_URL", default=_local_url("APP")), application_name
 if env.bool("DB_POOL", default=False):
     # Web processes only: Celery closes the pool at every task boundary (celery#10554).
     _db["OPTIONS"]["pool"] = {"min_size": 2, "max_size": 10, "timeout": 10}
+# PgBouncer in transaction mode in front of the app's login (DB_PGBOUNCER=1; `make run` /
+# `make test-pgbouncer` with FLOWBASE_PGBOUNCER=1; docs/scaling.md). A server connection is ours
+# for one transaction only, so nothing may live in the session:
+DB_PGBOUNCER = env.bool("DB_PGBOUNCER", default=False)
+if DB_PGBOUNCER:
+    _db["PGBOUNCER"] = True  # apps.pg.sql.behind_pgbouncer(): no session state on this alias
+    # .iterator() would DECLARE a server-side cursor, which lives in the session.
+    _db["DISABLE_SERVER_SIDE_CURSORS"] = True
+    # psycopg PREPAREs a statement run 5 times on a connection: a session object another
+    # client's transaction would not find (PgBouncer 1.18 does not track them).
+    _db["OPTIONS"]["prepare_threshold"] = None
+    # PgBouncer cannot pass startup options per client; it sets pgtrigger.ignore itself
+    # (connect_query), and DB_STATEMENT_TIMEOUT_MS belongs on the role (ALTER ROLE ... SET).
+    _db["OPTIONS"].pop("options", None)
 DATABASES = {
     "default": _db,
     "owner": _database(
@@ -189,7 +204,11 @@ POSTGRES_EXTRA_DB_BACKEND_BASE = "django_prometheus.db.backends.postgresql"
 POSTGRES_EXTRA_AUTO_EXTENSION_SET_UP = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-PSQLEXTRA_PARTITIONING_MANAGER = "apps.core.partitioning.manager"
+PSQLEXTRA_PARTITIONING_MANAGER = "apps.pg.partitioning.manager.manager"
+# The partition toolkit (apps/pg/partitioning) runs DDL as the owner and gives each new or
+# detached partition the roles' grants; named here because the floor imports no Flowbase app.
+PG_PARTITION_DDL_ALIAS = "apps.core.roles.config.owner_alias"
+PG_PARTITION_GRANTS_SYNC = "apps.core.roles.services.relation_grants_sync"
 
 # --- cache, Celery -------------------------------------------------------------------------
 REDIS_URL = env("REDIS_URL", default=LOCAL_REDIS_URL)
@@ -309,7 +328,7 @@ FLOWBASE_JSON_MAX_DEPTH = env.int("FLOWBASE_JSON_MAX_DEPTH", default=64)
 # Completed/cancelled workflows older than this move to the `archive` schema (apps/ops).
 ARCHIVE_AFTER_DAYS = env.int("ARCHIVE_AFTER_DAYS", default=365)
 # Services and the importer re-run a transaction refused with a serialization failure (40001)
-# or a deadlock (40P01) at most this many times in all (apps.core.db).
+# or a deadlock (40P01) at most this many times in all (apps.pg.retry).
 DB_SERIALIZATION_RETRY_ATTEMPTS = env.int("DB_SERIALIZATION_RETRY_ATTEMPTS", default=5)
 # --- privacy: erasure and retention (apps/privacy, docs/privacy.md) ----------------------------
 # Pseudonyms are HMACs under this key (default: SECRET_KEY). Set it once and keep it: the same

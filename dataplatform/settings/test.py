@@ -11,3 +11,13 @@ for _alias in DATABASES:
     DATABASES[_alias]["TEST"] = {"NAME": env("TEST_DATABASE_NAME", default="test_flowbase")}
 # The N+1 guard in tests/conftest.py fails a test whose requests repeated a query shape.
 QUERY_REPEAT_RECORD = True
+
+# The PgBouncer pass (`make test-pgbouncer`): the test database is created and migrated on the
+# direct port (Django would take an alias on another port for another database and create it
+# twice); tests/conftest.py then sends `default`, the app's login, through PgBouncer.
+if DB_PGBOUNCER:
+    PGBOUNCER_ADDRESS = (DATABASES["default"]["HOST"], DATABASES["default"]["PORT"])
+    DATABASES["default"]["HOST"] = DATABASES["owner"]["HOST"]
+    DATABASES["default"]["PORT"] = DATABASES["owner"]["PORT"]
+else:
+    PGBOUNCER_ADDRESS = None

@@ -6,9 +6,9 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils import timezone
 
-from apps.events import partitions
-from apps.events.admin_base import window_bounds
 from apps.events.models import EventRow, PerformanceMetricRow
+from apps.pg import partitioning as partitions
+from apps.pg.partitioning.admin import window_bounds
 from tests.factories.domain import TaskFactory
 from tests.factories.events import EventFactory, PerformanceMetricFactory
 

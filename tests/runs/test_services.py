@@ -99,7 +99,7 @@ def test_form_services_refuse_bad_input():
 
 
 def test_node_execution_list_prunes_partitions_older_than_the_run(run):
-    from apps.events.partitions import partition_list
+    from apps.pg.partitioning import partition_list
 
     plan = node_execution_list(run=run).explain()
     current = f"runs_nodeexecution_p{run.started_at:%Y%m}"

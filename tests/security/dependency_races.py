@@ -19,7 +19,7 @@ import psycopg
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, connection
 
-from apps.core.db import sqlstate
+from apps.pg.errors import sqlstate
 
 LEVELS = ("read committed", "repeatable read", "serializable")
 RING_LENGTHS = (2, 3, 8)

@@ -169,8 +169,9 @@ def test_the_monitor_role_reads_statistics_but_no_table():
 
 @pytest.mark.django_db(transaction=True, databases=["default", "owner"])
 def test_a_partition_created_by_the_job_is_the_apps_at_once():
-    from apps.events import partition_services, partitions
     from apps.events.models import Event
+    from apps.pg import partitioning as partitions
+    from apps.pg.partitioning import services as partition_services
 
     last = [p for p in partitions.partition_list("events_event") if not p.is_default][-1]
     audit = [p for p in partitions.partition_list("audit_auditevent") if not p.is_default][-1]

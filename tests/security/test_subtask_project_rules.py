@@ -9,7 +9,7 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 from django.urls import reverse
 
-from apps.core.db import sqlstate
+from apps.pg.errors import sqlstate
 from apps.tasks.models import Task, TaskDependency
 from tests.factories.domain import ProjectFactory, TaskFactory, WorkflowFactory, task_admin_form
 from tests.security import dependency_races as races

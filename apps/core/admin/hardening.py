@@ -24,8 +24,8 @@ from django.db import DataError, transaction
 from django.db.models import QuerySet
 from django.http import HttpResponseRedirect
 
-from apps.core.db import first_line
 from apps.core.validation import check_value
+from apps.pg.errors import first_line
 
 logger = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from django.contrib import admin
 from django.db import DatabaseError, DataError
 from django.template.response import SimpleTemplateResponse, TemplateResponse
 
-from apps.core.db import first_line
+from apps.pg.errors import first_line
 
 from .hardening import hardened_admin_class
 

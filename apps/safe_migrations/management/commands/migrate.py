@@ -9,7 +9,7 @@ from django.core.management.base import CommandError
 from django.core.management.commands.migrate import Command as DjangoMigrate
 from django.db import DatabaseError
 
-from apps.core.db import sqlstate
+from apps.pg.errors import sqlstate
 from apps.safe_migrations.lock_timeout import migration_lock_timeout
 
 LOCK_NOT_AVAILABLE = "55P03"

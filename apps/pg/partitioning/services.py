@@ -1,13 +1,14 @@
 """Writes of the partition tooling: create ahead, detach old partitions into `archive`.
 
 Both are dry runs unless `apply=True`, both are generic over every configured model
-(`partitions.policy_list()`), and both take the parent's lock under `SET LOCAL lock_timeout`, one
+(`policy_list()`), and both take the parent's lock under `SET LOCAL lock_timeout`, one
 partition per transaction, so a long reader on a busy parent makes us give up (and report it)
 instead of queueing every later query behind our AccessExclusive lock request.
 
-DDL runs on the owner connection (`using` defaults to it): a partition is then owned by the owner,
-gets its default privileges and, in the same transaction, exactly the grants of its parent
-(the app may only append to the audit log's partitions), so the app can use it at once.
+DDL runs on the owner connection (`using` defaults to it, `hooks.ddl_alias`): a partition is then
+owned by the owner, gets its default privileges and, in the same transaction, exactly the grants
+of its parent (`hooks.grants_sync`; the app may only append to the audit log's partitions), so
+the app can use it at once.
 """
 
 from __future__ import annotations
@@ -20,17 +21,17 @@ import pgtrigger
 from django.db import DatabaseError, connections, transaction
 from psqlextra.partitioning.constants import AUTO_PARTITIONED_COMMENT
 
-from apps.core.db import LOCK_NOT_AVAILABLE, first_line, sqlstate
-from apps.core.roles import config as roles_config
-from apps.core.roles.services import relation_grants_sync
-
-from . import partition_sql
-from .partitions import (
+from .. import catalog
+from ..errors import first_line, is_lock_timeout
+from ..locks import set_local_lock_timeout
+from . import hooks
+from . import sql as partition_sql
+from .policy import (
     ARCHIVE_SCHEMA,
     DEFAULT_LOCK_TIMEOUT,
     PartitionPolicy,
     describe_delta,
-    partition_list,
+    key_column,
     policy_list,
     truncate,
     utc_now,
@@ -67,10 +68,6 @@ def _lock_timeout(config) -> str:
     return getattr(config, "lock_timeout", DEFAULT_LOCK_TIMEOUT)
 
 
-def _is_lock_timeout(exc: DatabaseError) -> bool:
-    return sqlstate(exc) == LOCK_NOT_AVAILABLE
-
-
 def partitions_create(
     *,
     apply: bool = False,
@@ -87,16 +84,15 @@ def partitions_create(
     table, CREATE, INSERT back through the parent; the model's pgtriggers, such as the audit
     log's append-only guard, are ignored for that transaction only).
     """
-    using = using or roles_config.owner_alias()
+    using = using or hooks.ddl_alias()
     connection = connections[using]
-    qn = connection.ops.quote_name
     actions: list[PartitionAction] = []
     for config in _policies(models):
         table = config.model._meta.db_table
-        listed = partition_list(table, using)
+        listed = catalog.partition_list(table, using)
         existing = [p for p in listed if not p.is_default]
         default = next((p for p in listed if p.is_default), None)
-        key = config.model._meta.get_field(config.model._partitioning_meta.key[0]).column
+        key = key_column(config.model)
         for partition in config.strategy.to_create():
             name = f"{table}_{partition.name()}"
             if not hasattr(partition, "start_datetime"):  # not a time range: match by name only
@@ -140,12 +136,9 @@ def partitions_create(
                 actions.append(action)
                 continue
             if default is not None:
-                with connection.cursor() as cursor:
-                    cursor.execute(
-                        partition_sql.rows_in_range(qn, default.schema, default.name, key),
-                        [start, end],
-                    )
-                    stray = cursor.fetchone()[0]
+                stray = catalog.rows_in_range(
+                    default.schema, default.name, key, start, end, using=using
+                )
                 if stray and not move_default_rows:
                     action.status = "blocked"
                     action.reason = (
@@ -172,17 +165,15 @@ def partitions_create(
 
 
 def _create_partition(config, partition, default, key, stray, *, connection, using) -> None:
-    qn = connection.ops.quote_name
     table = config.model._meta.db_table
     stash = f"_stash_{table}"
     with transaction.atomic(using=using):
-        with connection.cursor() as cursor:
-            cursor.execute(partition_sql.SET_LOCAL_LOCK_TIMEOUT, [_lock_timeout(config)])
+        set_local_lock_timeout(_lock_timeout(config), using=using)
         moved = 0
         if stray:
             with pgtrigger.ignore(databases=[using]), connection.cursor() as cursor:
                 cursor.execute(
-                    partition_sql.stash_default_rows(qn, default.schema, default.name, key, stash),
+                    partition_sql.stash_default_rows(default.schema, default.name, key, stash),
                     [
                         partition.start_datetime.replace(tzinfo=UTC),
                         partition.end_datetime.replace(tzinfo=UTC),
@@ -191,12 +182,14 @@ def _create_partition(config, partition, default, key, stray, *, connection, usi
                 moved = cursor.rowcount
         with connection.schema_editor() as editor:
             partition.create(config.model, editor, comment=AUTO_PARTITIONED_COMMENT)
-        relation_grants_sync(
-            schema=_schema_of(table, connection), name=f"{table}_{partition.name()}", using=using
+        hooks.grants_sync(
+            schema=catalog.schema_of(table, using=using),
+            name=f"{table}_{partition.name()}",
+            using=using,
         )
         if moved:
             with connection.cursor() as cursor:
-                cursor.execute(partition_sql.restore_stashed_rows(qn, table, stash))
+                cursor.execute(partition_sql.restore_stashed_rows(table, stash))
                 if cursor.rowcount != moved:
                     raise DatabaseError(
                         f"re-inserted {cursor.rowcount} of {moved} row(s) moved from {default.name}"
@@ -217,9 +210,8 @@ def partitions_detach(
     every row and can be dumped, re-attached or dropped by hand. Its grants become those of an
     archived table (the app may read it; the read-only role only if it is domain data).
     """
-    using = using or roles_config.owner_alias()
+    using = using or hooks.ddl_alias()
     connection = connections[using]
-    qn = connection.ops.quote_name
     now = now or utc_now()
     actions: list[PartitionAction] = []
     for config in _policies(models):
@@ -229,7 +221,7 @@ def partitions_detach(
         unit = config.unit if isinstance(config, PartitionPolicy) else "days"
         cutoff = truncate(now - retention, unit)
         table = config.model._meta.db_table
-        for part in partition_list(table, using):
+        for part in catalog.partition_list(table, using):
             if part.is_default or part.range_to is None or part.range_to > cutoff:
                 continue
             action = PartitionAction(
@@ -245,14 +237,12 @@ def partitions_detach(
             if apply:
                 try:
                     with transaction.atomic(using=using), connection.cursor() as cursor:
-                        cursor.execute(
-                            partition_sql.SET_LOCAL_LOCK_TIMEOUT, [_lock_timeout(config)]
-                        )
+                        set_local_lock_timeout(_lock_timeout(config), cursor=cursor)
                         for statement in partition_sql.detach_into_schema(
-                            qn, table, part.schema, part.name, ARCHIVE_SCHEMA
+                            table, part.schema, part.name, ARCHIVE_SCHEMA
                         ):
                             cursor.execute(statement)
-                        relation_grants_sync(schema=ARCHIVE_SCHEMA, name=part.name, using=using)
+                        hooks.grants_sync(schema=ARCHIVE_SCHEMA, name=part.name, using=using)
                     action.status = "done"
                 except DatabaseError as exc:
                     action.status = "failed"
@@ -261,18 +251,7 @@ def partitions_detach(
     return actions
 
 
-def _schema_of(table: str, connection) -> str:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-            " WHERE c.oid = to_regclass(%s)",
-            [table],
-        )
-        row = cursor.fetchone()
-    return row[0] if row else "public"
-
-
 def _reason(exc: DatabaseError) -> str:
-    if _is_lock_timeout(exc):
+    if is_lock_timeout(exc):
         return "lock_timeout: the parent table is busy; retry later"
     return first_line(exc)

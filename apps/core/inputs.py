@@ -1,4 +1,5 @@
-"""Small input checks shared by the time-series services (clear messages, no DB access)."""
+"""Small input checks shared by services (events, runs, audit, embeddings): clear messages, no DB
+access. Beside apps.core.validation, whose storage checks (NUL, depth, NaN) they apply."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
-from apps.core.validation import validate_json, validate_text
+from .validation import validate_json, validate_text
 
 
 def required_text(value: Any, *, what: str, max_length: int) -> str:

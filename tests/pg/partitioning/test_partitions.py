@@ -7,9 +7,10 @@ from django.core.management import CommandError, call_command
 from django.db import connection, connections
 from django.utils import timezone
 
-from apps.events import partition_services, partitions
 from apps.events.models import Event, PerformanceMetric
-from apps.events.partitions import AlignedTimeStrategy, PartitionPolicy
+from apps.pg import partitioning as partitions
+from apps.pg.partitioning import AlignedTimeStrategy, PartitionPolicy
+from apps.pg.partitioning import services as partition_services
 from tests.factories.events import EventFactory, PerformanceMetricFactory
 
 from .conftest import PARTITION_DDL
@@ -121,12 +122,12 @@ def test_rows_route_to_their_month_and_day_partitions():
 
 
 def test_rows_outside_every_partition_land_in_default_and_are_reported(capsys):
-    assert not [r for r in partitions.default_partition_rows() if r.parent == "events_event"]
+    assert not [r for _, r in partitions.default_partition_alarms() if r.parent == "events_event"]
     far = timezone.now() + relativedelta(years=5)
     stray = EventFactory(created_at=far)
     assert _partition_of(Event, id=stray.id) == "events_event_default"
 
-    [report] = [r for r in partitions.default_partition_rows() if r.parent == "events_event"]
+    [report] = [r for _, r in partitions.default_partition_alarms() if r.parent == "events_event"]
     assert (report.partition, report.rows, report.capped) == ("events_event_default", 1, False)
     assert report.oldest == report.newest == far
 
@@ -273,7 +274,7 @@ def test_detach_command_dry_run_lists_without_detaching(capsys):
 
 
 def test_database_check_warns_about_rows_in_a_default_partition():
-    from apps.events.checks import default_partitions_are_empty
+    from apps.pg.partitioning.checks import default_partitions_are_empty
 
     assert default_partitions_are_empty(databases=["default"]) == []
     EventFactory(created_at=timezone.now() + relativedelta(years=5))
@@ -284,7 +285,7 @@ def test_database_check_warns_about_rows_in_a_default_partition():
 
 @partition_ddl
 def test_pgpartition_never_plans_a_drop_even_past_retention():
-    from apps.core.partitioning import manager
+    from apps.pg.partitioning.manager import manager
 
     _make_old_event_partition(months_ago=30)  # far past the 12-month retention
     assert manager.plan(skip_create=True).deletions == []

@@ -1,7 +1,8 @@
 """Admin building blocks for partitioned tables, shared by the events, runs and audit admins.
 
-A partitioned model has a composite pk, which the admin cannot register (stack-pitfalls §1.6); its
-unmanaged shadow (`…Row`) is registered instead, read-only, through `PartitionedShadowAdmin`, whose
+A partitioned model has a composite pk, which the admin cannot register; its unmanaged shadow
+(`…Row`) is registered instead, read-only, through an admin built on `PartitionedShadowMixin`
+(apps.core.admin.partitioned.PartitionedShadowAdmin adds the project's big-table base), whose
 date-window filter bounds the partition key on both sides so the planner prunes to the window's
 partitions (and leaves out the default partition and the empty ones created ahead).
 """
@@ -14,8 +15,7 @@ from django.contrib import admin
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from apps.core.admin import BigTableAdmin, ReadOnlyAdminMixin
-from apps.core.validation import parse_id
+from ..values import parse_id
 
 WINDOWS: dict[str, tuple[str, timedelta | None]] = {
     "24h": ("Last 24 hours", timedelta(hours=24)),
@@ -77,8 +77,8 @@ def date_window_filter(field_name: str) -> type[DateWindowFilter]:
     )
 
 
-class PartitionedShadowAdmin(ReadOnlyAdminMixin, BigTableAdmin):
-    """Read-only admin of a partitioned table's shadow model.
+class PartitionedShadowMixin:
+    """Search and paging of a partitioned table's shadow model (mixed in before the ModelAdmin).
 
     Subclasses set `list_filter = (date_window_filter("<key>"), …choices-only filters)`,
     `ordering = ("-<key>",)`, `list_select_related`, and `exact_search_fields`: columns compared

@@ -4,8 +4,9 @@ import psycopg
 import pytest
 from django.db import IntegrityError, OperationalError, connection, transaction
 
-from apps.core import db
-from apps.core.db import retry_on_serialization_failure, sqlstate
+from apps.pg import retry as db
+from apps.pg.errors import sqlstate
+from apps.pg.retry import retry_on_serialization_failure
 from apps.projects.models import Project
 from tests.factories.domain import ProjectFactory
 

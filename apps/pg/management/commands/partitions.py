@@ -1,5 +1,5 @@
 """`manage.py partitions list|create|detach [--apply] [--json]`: thin wrapper over
-apps/events/partition_services.py. Dry run unless --apply."""
+apps/pg/partitioning/services.py. Dry run unless --apply."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from apps.events import partition_services, partitions
+from apps.pg import partitioning as partitions
+from apps.pg.partitioning import services as partition_services
 
 
 class Command(BaseCommand):
@@ -62,7 +63,8 @@ class Command(BaseCommand):
                 "retention": partitions.describe_delta(getattr(config, "retention", None)),
                 "partitions": [p.as_dict() for p in partitions.partition_list(table, using)],
             }
-        alarms = [r.as_dict() for r in partitions.default_partition_rows(using)]
+        reports = [report for _, report in partitions.default_partition_alarms(using)]
+        alarms = [r.as_dict() for r in reports]
         if as_json:
             self.stdout.write(_dumps({"tables": tables, "default_partition_rows": alarms}))
         else:
@@ -80,12 +82,10 @@ class Command(BaseCommand):
                     self.stdout.write(
                         f"  {p['name']:<40} {span:<28} ~{rows} rows, {p['total_bytes']} bytes"
                     )
-            for alarm in alarms:
+            for report in reports:
                 self.stderr.write(
                     self.style.ERROR(
-                        f"ALARM {alarm['partition']}: {alarm['rows']}"
-                        f"{'+' if alarm['capped'] else ''} row(s) outside every partition "
-                        f"({alarm['oldest']} … {alarm['newest']}); create partitions for them "
+                        f"ALARM {report.message(separator='…')}; create partitions for them "
                         "and move the rows"
                     )
                 )

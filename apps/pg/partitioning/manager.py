@@ -1,4 +1,4 @@
-"""The psqlextra partitioning manager behind `manage.py pgpartition`.
+"""The psqlextra partitioning manager behind `manage.py pgpartition` (PSQLEXTRA_PARTITIONING_MANAGER).
 
 Each app that owns partitioned models lists its configs in `<app>/partitioning.py` as
 `CONFIGS = [PostgresPartitioningConfig(...), ...]`; they are collected here.
@@ -13,7 +13,7 @@ from psqlextra.partitioning import PostgresPartitioningManager
 def collect_configs() -> list:
     configs = []
     for app_config in django_apps.get_app_configs():
-        if app_config.name == __name__.rsplit(".", 1)[0]:
+        if app_config.name == "apps.pg":  # apps.pg.partitioning is this toolkit, not a config list
             continue
         try:
             module = importlib.import_module(f"{app_config.name}.partitioning")
