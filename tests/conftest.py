@@ -206,6 +206,8 @@ def no_repeated_query_shapes(request):
             for shape, times in rows[:3]
         ]
         pytest.fail("N+1 query pattern:\n" + "\n".join(lines), pytrace=False)
+
+
 def pytest_collection_modifyitems(config, items):
     """Under PgBouncer (make test-pgbouncer) skip the tests that need one server session."""
     if not getattr(settings, "PGBOUNCER_ADDRESS", None):

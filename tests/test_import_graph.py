@@ -41,9 +41,6 @@ DOMAIN_EDGES = {
 
 # Known exceptions, each with its reason; remove an entry once the edge is gone.
 KNOWN_EXCEPTIONS = {
-    # The partitioning toolkit (fields, validation, admin base, partition policy) still lives in
-    # apps/events until the PostgreSQL floor (apps/pg) holds it.
-    ("audit", "events"): "partitioning toolkit in apps/events",
     # Retention is one table kept by privacy and enforced by ops' archive job.
     ("ops", "privacy"): "retention rules enforced by the archive job",
     ("privacy", "ops"): "retention reads the archive job's own rules",
