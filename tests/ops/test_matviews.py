@@ -129,6 +129,9 @@ def test_unknown_view_is_refused():
 
 def test_project_daily_stats_counts_tasks_and_events_by_severity():
     workflow = make_workflow(age_days=0, tasks=3)  # 3 done tasks, opened yesterday
+    # Completed today whatever the hour (make_workflow's "hours before now" is yesterday just
+    # after midnight UTC).
+    Task.objects.filter(workflow=workflow).update(completed_at=timezone.now())
     project = workflow.project
     for severity, n in (("info", 3), ("error", 2), ("critical", 1)):
         for _ in range(n):
