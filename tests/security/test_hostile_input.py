@@ -249,6 +249,11 @@ def build_world(django_user_model):
         "1",
         stdout=io.StringIO(),
     )
+    from apps.ops.models import ArchiveHold  # what archive_restore leaves: one row to attack
+
+    ArchiveHold.objects.using("owner").create(
+        workflow_id=first.workflow_id, restored_at=timezone.now()
+    )
     # The first user (the one the user admin's forms are attacked on) is not the attacker.
     django_user_model.objects.create_user("victim", "v@example.com", "victim-pw-1!", is_staff=True)
     return django_user_model.objects.create_superuser("hostile", "h@example.com", "hostile-pw-1!")
