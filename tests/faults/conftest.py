@@ -77,34 +77,48 @@ def wait_until(predicate: Callable[[], object], *, timeout: float, what: str, st
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
+def failed(proc) -> bool:
+    return bool(getattr(proc, "test_failed", False))
+
+
 @pytest.fixture
-def children():
+def children(request):
     """Processes a test starts; killed (by pid / own process group) if still running at the end."""
     started: list[subprocess.Popen] = []
     yield started
+    outcome = getattr(request.node, "rep_call", None)
     for proc in started:
+        proc.test_failed = outcome is None or outcome.failed
         if proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, 9) if os.getpgid(proc.pid) == proc.pid else proc.kill()
             proc.wait(timeout=10)
+        log = getattr(proc, "log_path", None)
+        if log and not failed(proc):
+            Path(log).unlink(missing_ok=True)
 
 
 def start_worker(*, visibility_timeout: int, name: str, **env: str) -> subprocess.Popen:
     """A real prefork worker (its own process group, so kill -9 reaches master and children)."""
-    return subprocess.Popen(
-        [
-            sys.executable, "-m", "celery", "-A", "dataplatform", "worker",
-            "--pool=prefork", "--concurrency=1", "-Q", "celery,maintenance",
-            "--without-mingle", "--without-gossip", "-l", "info", "-n", f"{name}@%h",
-        ],
-        cwd=ROOT,
-        env=subprocess_env(CELERY_VISIBILITY_TIMEOUT=str(visibility_timeout), **env),
-        # A file, not a pipe nobody reads (a full pipe would stall the worker).
-        stdout=tempfile.NamedTemporaryFile(prefix=f"fault-worker-{name}-", suffix=".log", delete=False),
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )  # fmt: skip
+    with tempfile.NamedTemporaryFile(
+        prefix=f"fault-worker-{name}-", suffix=".log", delete=False
+    ) as log:
+        proc = subprocess.Popen(
+            [
+                sys.executable, "-m", "celery", "-A", "dataplatform", "worker",
+                "--pool=prefork", "--concurrency=1", "-Q", "celery,maintenance",
+                "--without-mingle", "--without-gossip", "-l", "info", "-n", f"{name}@%h",
+            ],
+            cwd=ROOT,
+            env=subprocess_env(CELERY_VISIBILITY_TIMEOUT=str(visibility_timeout), **env),
+            # A file, not a pipe nobody reads (a full pipe would stall the worker).
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )  # fmt: skip
+    proc.log_path = log.name  # kept for a failed test, removed otherwise
+    return proc
 
 
 def kill_group(proc: subprocess.Popen) -> None:
@@ -124,3 +138,11 @@ def flush_fault_redis() -> None:
     import redis
 
     redis.Redis.from_url(redis_url()).flushdb()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    """Keep each phase's report on the test item (the children fixture reads rep_call)."""
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report

@@ -129,7 +129,8 @@ def test_unknown_view_is_refused():
 
 def test_project_daily_stats_counts_tasks_and_events_by_severity():
     workflow = make_workflow(age_days=0, tasks=3)  # 3 done tasks, opened yesterday
-    # make_workflow finishes tasks 1-3 h ago: yesterday between 00:00 and 03:00 UTC.
+    # Completed today whatever the hour (make_workflow's "hours before now" is yesterday just
+    # after midnight UTC).
     Task.objects.filter(workflow=workflow).update(completed_at=timezone.now())
     project = workflow.project
     for severity, n in (("info", 3), ("error", 2), ("critical", 1)):

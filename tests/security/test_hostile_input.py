@@ -249,11 +249,14 @@ def build_world(django_user_model):
         "1",
         stdout=io.StringIO(),
     )
-    # A hold on a restored workflow and a backup with its restore test, for their admins.
+    # A hold on a restored workflow (archive_restore writes it as the owner) and a backup with
+    # its restore test, for their admins.
     from apps.backups.models import BackupRun, RestoreTest
     from apps.ops.models import ArchiveHold
 
-    ArchiveHold.objects.create(workflow_id=first.workflow_id, restored_at=timezone.now())
+    ArchiveHold.objects.using("owner").create(
+        workflow_id=first.workflow_id, restored_at=timezone.now()
+    )
     backup = BackupRun.objects.create(
         kind="logical", status="ok", database="flowbase", started_at=timezone.now()
     )
