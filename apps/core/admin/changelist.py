@@ -41,6 +41,13 @@ class BigTableChangeList(ChangeList):
 
     def get_ordering(self, request, queryset):
         requested = self.params.get(ORDER_VAR)
+        if (
+            self.query
+            and not requested
+            and getattr(self.model_admin, "search_ranks_results", False)
+        ):
+            # A ranked search's own order (best match first) comes before the default order.
+            return self._get_deterministic_ordering(list(queryset.query.order_by))
         if requested and not self._sort_offered(requested):
             messages.warning(
                 request,
