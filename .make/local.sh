@@ -79,6 +79,8 @@ ensure_packages() {
     version=$(basename "$(dirname "$(pg_bindir)")")
     [ "${version%%.*}" -ge 15 ] || die "PostgreSQL 15+ is required, found $version"
     id postgres >/dev/null 2>&1 || die "the postgres system user is missing (Debian's postgresql package creates it)"
+    # RUM: the knowledge base's ranked search index (docs/knowledge.md).
+    [ -f "/usr/share/postgresql/${version%%.*}/extension/rum.control" ] || apt_install "postgresql-${version%%.*}-rum"
   fi
 }
 

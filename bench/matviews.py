@@ -16,10 +16,9 @@ Questions:
 """
 
 import argparse
-import statistics
 import time
 
-from _setup import ratio, timed
+from _setup import interleaved, percentile, ratio, summary
 from django.db import connection
 
 from apps.ops import services
@@ -153,20 +152,35 @@ def synthesize(tasks: int) -> None:
             cursor.execute(f"ANALYZE {table}")
 
 
-def measure(label: str, sql: str, params, repeat: int, results: dict) -> tuple[float, int]:
-    runs = []
-    rows = 0
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)  # warm-up (caches, plan)
-        with timed(f"{label} x{repeat}", results):
-            for _ in range(repeat):
-                start = time.perf_counter()
+def compare(live_sql: str, view_sql: str, params, repeat: int) -> None:
+    """Live aggregate vs materialized view, interleaved; both must return the same rows."""
+
+    def side(sql):
+        def run():
+            with connection.cursor() as cursor:
                 cursor.execute(sql, params)
-                rows = len(cursor.fetchall())
-                runs.append(time.perf_counter() - start)
-    median = statistics.median(runs)
-    print(f"    median {median * 1000:.2f} ms, {rows} rows")
-    return median, rows
+                return cursor.fetchall()
+
+        return run
+
+    side(live_sql)(), side(view_sql)()  # warm-up (caches, plans)
+    samples = interleaved(
+        {"live aggregate": side(live_sql), "materialized view": side(view_sql)}, repeat=repeat
+    )
+    rows = len(side(view_sql)())
+    for name, runs in samples.items():
+        print(f"  {name:<18} {summary(runs)}")
+    live_p50, view_p50 = (
+        percentile(samples["live aggregate"], 50),
+        percentile(samples["materialized view"], 50),
+    )
+    live_p95, view_p95 = (
+        percentile(samples["live aggregate"], 95),
+        percentile(samples["materialized view"], 95),
+    )
+    print(
+        f"  => {ratio(live_p50, view_p50):.0f}x at p50, {ratio(live_p95, view_p95):.0f}x at p95 ({rows} rows, same on both sides)"
+    )
 
 
 def main() -> None:
@@ -188,11 +202,8 @@ def main() -> None:
         record = services.matview_refresh(name=name)
         print(f"  refresh {name}: {record.outcome} in {record.duration_ms} ms, {record.rows} rows")
 
-    results: dict[str, float] = {}
     print("1. project dashboard, last 30 days")
-    live, live_rows = measure("live aggregate", LIVE_DAILY, None, args.repeat, results)
-    view, view_rows = measure("materialized view", VIEW_DAILY, None, args.repeat, results)
-    print(f"  => {ratio(live, view):.0f}x faster (rows: live {live_rows}, view {view_rows})")
+    compare(LIVE_DAILY, VIEW_DAILY, None, args.repeat)
 
     project = scalar(
         "SELECT project_id FROM workflows_workflow GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"
@@ -201,9 +212,7 @@ def main() -> None:
         print("2. workflow board: no workflows in this database, skipped")
         return
     print(f"2. workflow board of project {project}")
-    live, live_rows = measure("live aggregate", LIVE_BOARD, [project], args.repeat, results)
-    view, view_rows = measure("materialized view", VIEW_BOARD, [project], args.repeat, results)
-    print(f"  => {ratio(live, view):.0f}x faster (rows: live {live_rows}, view {view_rows})")
+    compare(LIVE_BOARD, VIEW_BOARD, [project], args.repeat)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,23 @@
+from django.apps import apps
 from django.contrib import admin
+from django.db.models import Q
 
 from apps.core.admin.partitioned import PartitionedShadowAdmin
+from apps.core.validation import parse_id
 from apps.pg.partitioning.admin import date_window_filter
 
 from .models import AuditEventRow
+
+
+def audited_tables() -> list[str]:
+    """Tables whose models carry the audit triggers (their rows are what row_pk names)."""
+    return sorted(
+        model._meta.db_table
+        for model in apps.get_models()
+        if any(
+            trigger.name.startswith("audit_") for trigger in getattr(model._meta, "triggers", ())
+        )
+    )
 
 
 @admin.register(AuditEventRow)
@@ -13,6 +27,18 @@ class AuditEventAdmin(PartitionedShadowAdmin):
     list_select_related = ("actor",)
     ordering = ("-created_at",)
     sortable_by = ("created_at",)
-    # row_pk alone has no index of its own; request ids are rare enough to scan the window.
+    # request ids are rare enough to scan the window.
     exact_search_fields = ("row_pk", "request_id")
     raw_id_fields = ("actor",)
+    search_help_text = (
+        "A number finds the audit event with that id and the audited rows with that key."
+    )
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if parse_id(term) is None:
+            return super().get_search_results(request, queryset, search_term)
+        # table_name = ANY(…) lets the (table_name, row_pk, created_at) index be probed once per
+        # audited table; row_pk alone would have to scan it.
+        by_row = Q(table_name__in=audited_tables(), row_pk=term)
+        return queryset.filter(Q(pk=int(term)) | by_row), False

@@ -75,6 +75,8 @@ class AuditEvent(AuditEventColumns, PostgresPartitionedModel):
                 name="auditevent_actor_idx",
                 condition=models.Q(actor_id__isnull=False),
             ),
+            # The admin's action filter within the time window (bench/admin.py).
+            models.Index(fields=["action", "-created_at"], name="auditevent_action_idx"),
         ]
         triggers = [AppendOnly(name="append_only", operation=pgtrigger.Update | pgtrigger.Delete)]
 

@@ -12,10 +12,12 @@ as ignored; an ignore entry that matches nothing is itself a finding, so the lis
 
 from __future__ import annotations
 
+import copy
 import fnmatch
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.contrib.postgres.operations import NotInTransactionMixin
 from django.db import connections
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.state import ProjectState
@@ -239,6 +241,11 @@ class Linter:
             operation.state_forwards(migration.app_label, state)
             if not operation.reduces_to_sql:
                 continue  # RunPython: no SQL to read
+            if isinstance(operation, NotInTransactionMixin):
+                # AddIndexConcurrently refuses to render inside a transaction (a test's): only
+                # SQL is collected here, nothing runs.
+                operation = copy.copy(operation)
+                operation._ensure_not_in_transaction = lambda schema_editor: None
             try:
                 with connection.schema_editor(collect_sql=True, atomic=migration.atomic) as editor:
                     operation.database_forwards(migration.app_label, editor, before, state)

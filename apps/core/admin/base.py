@@ -5,7 +5,9 @@ from django.db.models import QuerySet
 
 from apps.core.validation import parse_id
 
+from .changelist import BigTableChangeList
 from .paginator import EstimatedCountPaginator
+from .sorting import index_sortable, recent_row_estimate
 
 
 class BigTableAdmin(admin.ModelAdmin):
@@ -19,6 +21,26 @@ class BigTableAdmin(admin.ModelAdmin):
     list_select_related: tuple[str, ...] | bool = ()
     # A search term made only of digits is looked up as a primary key (index probe).
     search_by_id = True
+    # Rows (planner estimate) from which a sort must follow an index.
+    sorts_need_index_above = 20_000
+
+    def get_changelist(self, request, **kwargs):
+        return BigTableChangeList
+
+    def get_sortable_by(self, request):
+        """On a big table, the declared sortable columns (all of list_display by default) that
+        an index can serve: any other sort reads and sorts every row for one page."""
+        offered = super().get_sortable_by(request)
+        if recent_row_estimate(self.model._meta.db_table) <= self.sorts_need_index_above:
+            return offered
+        return [name for name in offered if isinstance(name, str) and self._sortable(name)]
+
+    def _sortable(self, name: str) -> bool:
+        attr = getattr(self, name, None) or getattr(self.model, name, None)
+        order_field = getattr(attr, "admin_order_field", None) if callable(attr) else None
+        if isinstance(order_field, str):
+            return index_sortable(self.model, order_field.lstrip("-"))
+        return index_sortable(self.model, name)
 
     def get_search_results(self, request, queryset: QuerySet, search_term: str):
         pk = parse_id(search_term) if self.search_by_id else None

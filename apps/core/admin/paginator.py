@@ -29,6 +29,12 @@ def estimated_row_count(db_table: str, using: str = "default") -> int:
         return int(cursor.fetchone()[0])
 
 
+def count_queryset(qs):
+    """The rows of `qs` without what only the page needs: no ORDER BY (the count would sort, or
+    walk an index in order, for nothing), no annotations or joins in the select list (ts_rank)."""
+    return qs.order_by().values("pk")
+
+
 class EstimatedCountPaginator(Paginator):
     cap = 10_000
 
@@ -48,7 +54,7 @@ class EstimatedCountPaginator(Paginator):
             if estimate > self.cap:
                 self.count_is_estimate = True
                 return estimate
-        exact = qs[: self.cap + 1].count()
+        exact = count_queryset(qs)[: self.cap + 1].count()
         if exact > self.cap:
             self.count_is_capped = True
             return self.cap

@@ -17,7 +17,8 @@ MONITOR_ALIAS = "monitor"
 MANAGED_SCHEMAS = ("public", "archive")
 # Extensions the migrations and the Database section need; created by the bootstrap step as
 # a superuser (CREATE EXTENSION pg_stat_statements needs one; the others are trusted).
-EXTENSIONS = ("pg_stat_statements", "pg_trgm", "btree_gin", "hstore")
+# rum: the knowledge-base search benchmark's alternative index (docs/knowledge.md).
+EXTENSIONS = ("pg_stat_statements", "pg_trgm", "btree_gin", "hstore", "rum")
 # Tables the app may only append to (the audit log): no UPDATE/DELETE even on its partitions,
 # so `pgtrigger.ignore` of the append-only guard cannot be used to rewrite history.
 APPEND_ONLY_TABLES = ("audit_auditevent",)
