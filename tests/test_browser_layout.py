@@ -134,8 +134,6 @@ def browser():
     driver.quit()
 
 
-# Measured before the layout fixes (heights recorded); the fixes of the next commit lift this.
-@pytest.mark.xfail(strict=True, reason="pages overflow at 1280/1440 px before the layout fixes")
 def test_pages_fit_common_widths(live_server, browser, django_user_model, views_as_found):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait

@@ -161,12 +161,31 @@ def indexes(request, model_admin):
         "indexes.html",
         {
             "report": report,
-            "rows": rows[:1000],
-            "truncated": len(rows) > 1000,
+            **_paged(request, rows, {"flag": flag, "q": q}),
             "flag": flag,
             "q": q,
         },
     )
+
+
+# One screenful of a few thousand px, not 40,000 (the flagged rows sort first).
+ROWS_PER_PAGE = 100
+
+
+def _paged(request, rows: list, keep: dict[str, str]) -> dict:
+    """`rows` cut to ?page=, with the query string that keeps the other filters."""
+    from django.utils.http import urlencode
+
+    pages = max(1, -(-len(rows) // ROWS_PER_PAGE))
+    page = min(_page(request), pages)
+    kept = {k: v for k, v in keep.items() if v}
+    return {
+        "rows": rows[(page - 1) * ROWS_PER_PAGE : page * ROWS_PER_PAGE],
+        "total": len(rows),
+        "page": page,
+        "pages": pages,
+        "page_query": f"{urlencode(kept)}&" if kept else "",
+    }
 
 
 @degrade
@@ -178,8 +197,34 @@ def index_usage(request, model_admin):
         model_admin,
         "index_usage",
         "index_usage.html",
-        {"series": series, "points": conf.get("SPARKLINE_POINTS")},
+        {
+            "series": series,
+            "groups": _by_table(series),
+            "points": conf.get("SPARKLINE_POINTS"),
+            "history": _history_span(series),
+        },
     )
+
+
+def _by_table(series: list[dict]) -> list[dict]:
+    """Index series grouped per table (a collapsed row each), least-used tables first."""
+    groups: dict[tuple[str, str], dict] = {}
+    for s in series:
+        g = groups.setdefault(
+            (s["schema"], s["table"]),
+            {"schema": s["schema"], "table": s["table"], "series": [], "total": 0, "idle": 0},
+        )
+        g["series"].append(s)
+        g["total"] += s["total"]
+        g["idle"] += int(s["total"] == 0)
+    return sorted(groups.values(), key=lambda g: (-g["idle"], g["total"], g["table"]))
+
+
+def _history_span(series: list[dict]) -> dict:
+    """How many hourly points the longest series has, and how long until the window is full."""
+    points = conf.get("SPARKLINE_POINTS")
+    have = max((len(s["points"]) for s in series), default=0)
+    return {"have": have, "want": points, "missing_hours": max(points - have, 0)}
 
 
 @degrade
