@@ -195,6 +195,8 @@ class Task(TimeStampedModel):
                 fields=["status", "-priority", "created_at"], name="task_status_prio_created_idx"
             ),
             models.Index(fields=["assignee", "status"], name="task_assignee_status_idx"),
+            # The admin's search by external key ("15.1") across workflows.
+            models.Index(fields=["external_key"], name="task_external_key_idx"),
             GinIndex(OpClass(Upper("title"), name="gin_trgm_ops"), name="task_title_trgm"),
         ]
 
