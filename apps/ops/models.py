@@ -49,6 +49,7 @@ class MatviewRefresh(models.Model):
 
     class Meta:
         ordering = ["-started_at"]
+        verbose_name_plural = "matview refreshes"
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(outcome__in=["success", "skipped", "failed"]),
