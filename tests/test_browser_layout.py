@@ -52,6 +52,12 @@ for (const el of document.querySelectorAll(arguments[0])) {
   if (r.width === 0 && r.height === 0) continue;  // hidden (closed <details>, display:none)
   if (r.left < 0 || r.right > w + 0.5) out.push(el.outerHTML.slice(0, 120) + ' right=' + r.right);
 }
+// The changelist's own scroll box: a column cut off behind it is as hidden as off-page.
+for (const box of document.querySelectorAll('#changelist .results, .inline-group .tabular')) {
+  if (box.scrollWidth > box.clientWidth + 1) {
+    out.push((box.id || box.className) + ' scrolls sideways: ' + box.scrollWidth + ' > ' + box.clientWidth);
+  }
+}
 return {
   scrollWidth: document.documentElement.scrollWidth,
   innerWidth: w,
@@ -78,6 +84,7 @@ def load_demo_world():
 def pages() -> dict[str, str]:
     """Page name -> URL: every Database tab, and the main changelists and change views."""
     from apps.audit.models import AuditEventRow
+    from apps.components.models import SystemHealth
     from apps.dbhealth.admin.views import TABS
     from apps.dbhealth.models import DataQualityCheck
     from apps.events.models import EventRow, PerformanceMetricRow
@@ -97,6 +104,7 @@ def pages() -> dict[str, str]:
         ("runs", WorkflowRunRow),
         ("events", EventRow),
         ("metrics", PerformanceMetricRow),
+        ("system-health", SystemHealth),
         ("audit", AuditEventRow),
         ("knowledge", Article),
     ):

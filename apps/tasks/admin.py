@@ -6,6 +6,7 @@ from django.contrib.admin.helpers import ActionForm
 from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.forms.models import BaseInlineFormSet
+from django.utils.html import format_html
 from django.utils.http import urlencode
 
 from apps.core.admin import BigTableAdmin, DatabaseRulesForm
@@ -113,8 +114,7 @@ class TaskAdmin(BigTableAdmin):
     list_display = (
         "id",
         "title",
-        "project_name",
-        "workflow",
+        "workflow_display",
         "status",
         "priority",
         "assignee",
@@ -157,9 +157,10 @@ class TaskAdmin(BigTableAdmin):
         ("Timestamps", {"fields": ("completed_at", "created_at", "updated_at")}),
     )
 
-    @admin.display(description="Project")
-    def project_name(self, obj: Task) -> str:
-        return obj.workflow.project.name
+    @admin.display(description="Project / workflow")
+    def workflow_display(self, obj: Task) -> str:
+        # The project first: one workflow name ("tech-debt") exists in several projects.
+        return format_html("<small>{}</small>{}", obj.workflow.project.name, obj.workflow.name)
 
     def get_search_results(self, request, queryset, search_term: str):
         """Each branch through an index: trigram GIN on the title, b-trees on external_key

@@ -34,7 +34,10 @@ def test_changelist_shows_project_beside_workflow_in_constant_queries(
         response = staff_client.get(CHANGELIST)
     task = Task.objects.select_related("workflow__project").first()
     page = response.content.decode()
-    assert '<td class="field-project_name">' + task.workflow.project.name in page
+    assert (
+        f'<td class="field-workflow_display"><small>{task.workflow.project.name}</small>'
+        f"{task.workflow.name}</td>"
+    ) in page
 
 
 def test_search_by_external_key_assignee_and_title(staff_client):
