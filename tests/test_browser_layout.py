@@ -188,4 +188,16 @@ def test_pages_fit_common_widths(live_server, browser, django_user_model, views_
                 {"width": width, "height": HEIGHT, "deviceScaleFactor": 1, "mobile": False},
             )
     (ARTIFACTS / "heights.json").write_text(json.dumps(heights, indent=2, sort_keys=True))
+    # The copy buttons are shown by a static script (the CSP allows no inline one) and work;
+    # the preview expands without script.
+    browser.get(live_server.url + urls["db-findings"])
+    button = browser.find_element(By.CSS_SELECTOR, "tr.dbh-finding button.dbh-copy")
+    assert button.is_displayed()
+    button.click()
+    WebDriverWait(browser, 5).until(lambda d: button.text in ("Copied", "Press Ctrl+C"))
+    details = browser.find_element(By.CSS_SELECTOR, "tr.dbh-finding .dbh-code details")
+    pre = details.find_element(By.TAG_NAME, "pre")
+    assert not pre.is_displayed()
+    details.find_element(By.TAG_NAME, "summary").click()
+    assert pre.is_displayed() and "DROP INDEX" in pre.text
     assert not problems, "\n".join(problems)
