@@ -1,9 +1,57 @@
+from datetime import timedelta
+
 from django.contrib import admin
+from django.db.models import Avg, Count
+from django.db.models.functions import TruncDay, TruncHour
 
+from apps.core import charts
 from apps.core.admin.partitioned import PartitionedShadowAdmin
-from apps.pg.partitioning.admin import date_window_filter
+from apps.core.units import MISSING, human_bytes, human_count, human_ms
+from apps.pg.partitioning.admin import DEFAULT_WINDOW, WINDOWS, date_window_filter, window_bounds
 
-from .models import EventRow, PerformanceMetricRow
+from .models import EventRow, PerformanceMetricRow, Severity
+
+# Windows short enough for one column per hour; longer ones get one per day.
+HOURLY_WINDOWS = ("24h", "7d")
+# Sparklines drawn per (component, metric): the busiest first.
+MAX_METRIC_SERIES = 24
+
+
+def _window(request) -> str:
+    """The list's window as its filter reads it (anything unknown is the default)."""
+    value = request.GET.get("window", DEFAULT_WINDOW)
+    return value if value in WINDOWS else DEFAULT_WINDOW
+
+
+def _buckets(request):
+    return (TruncHour, "%m-%d %H:00") if _window(request) in HOURLY_WINDOWS else (TruncDay, "%m-%d")
+
+
+def _time_axis(request, counts: dict, step: timedelta) -> list:
+    """Every bucket from the window's start (or the first event) to the last one, empty ones
+    included, so the x axis is time and a quiet hour shows as a gap."""
+    if not counts:
+        return []
+    first, last = min(counts), max(counts)
+    bounds = window_bounds(_window(request))
+    if bounds is not None:
+        start = bounds[0].replace(minute=0, second=0, microsecond=0)
+        if step >= timedelta(days=1):
+            start = start.replace(hour=0)
+        first = min(first, start.astimezone(first.tzinfo))
+    axis, at = [], first
+    while at <= last and len(axis) < 10_000:
+        axis.append(at)
+        at += step
+    return axis
+
+
+def _changelist_queryset(response):
+    """The list's own filtered queryset (time window, filters, search): the chart reads the
+    partitions that window prunes to, nothing more."""
+    context = getattr(response, "context_data", None) or {}
+    cl = context.get("cl")
+    return None if cl is None else cl.queryset
 
 
 @admin.register(EventRow)
@@ -23,13 +71,101 @@ class EventAdmin(PartitionedShadowAdmin):
     ordering = ("-created_at",)
     sortable_by = ("created_at",)
     exact_search_fields = ("event_type", "correlation_id", "trace_id")
+    search_help_text = (
+        "Exact match (index lookups, no partial words): an event type such as task.completed, "
+        "a correlation id, a trace id, or an event id."
+    )
     raw_id_fields = ("project", "workflow", "task")
+
+    def changelist_view(self, request, extra_context=None):
+        response = super().changelist_view(request, extra_context)
+        qs = _changelist_queryset(response)
+        if qs is not None:
+            response.context_data["events_chart"] = self.severity_chart(request, qs)
+        return response
+
+    def severity_chart(self, request, qs):
+        """Events per hour (or day) by severity, one stacked column per bucket."""
+        trunc, fmt = _buckets(request)
+        step = timedelta(hours=1) if trunc is TruncHour else timedelta(days=1)
+        rows = (
+            qs.order_by()
+            .annotate(bucket=trunc("created_at"))
+            .values("bucket", "severity")
+            .annotate(n=Count("id"))
+        )
+        counts: dict = {}
+        for r in rows:
+            counts.setdefault(r["bucket"], {})[r["severity"]] = r["n"]
+        buckets = _time_axis(request, counts, step)
+        return charts.stacked_bars(
+            [b.strftime(fmt) for b in buckets],
+            [
+                (label, f"fb-s-{value}", [counts.get(b, {}).get(value, 0) for b in buckets])
+                for value, label in Severity.choices
+            ],
+            unit="events",
+        )
 
 
 @admin.register(PerformanceMetricRow)
 class PerformanceMetricAdmin(PartitionedShadowAdmin):
-    list_display = ("recorded_at", "component", "metric_name", "value", "unit", "tags")
+    list_display = ("recorded_at", "component", "metric_name", "value_display", "tags")
     list_filter = (date_window_filter("recorded_at"),)
     ordering = ("-recorded_at",)
     sortable_by = ("recorded_at",)
     exact_search_fields = ("component", "metric_name")
+    search_help_text = "Exact match: a component name or a metric name, or a metric id."
+
+    @admin.display(description="Value", ordering="value")
+    def value_display(self, obj: PerformanceMetricRow) -> str:
+        return human_value(obj.value, obj.unit)
+
+    def changelist_view(self, request, extra_context=None):
+        response = super().changelist_view(request, extra_context)
+        qs = _changelist_queryset(response)
+        if qs is not None:
+            response.context_data["metric_sparklines"] = self.sparklines(request, qs)
+        return response
+
+    def sparklines(self, request, qs) -> list[dict]:
+        """Per component and metric: the hourly (or daily) mean over the window."""
+        trunc, _fmt = _buckets(request)
+        rows = (
+            qs.order_by()
+            .annotate(bucket=trunc("recorded_at"))
+            .values("component", "metric_name", "unit", "bucket")
+            .annotate(mean=Avg("value"), n=Count("id"))
+            .order_by("component", "metric_name", "bucket")
+        )
+        series: dict = {}
+        for r in rows:
+            s = series.setdefault(
+                (r["component"], r["metric_name"]),
+                {"component": r["component"], "metric": r["metric_name"], "unit": r["unit"],
+                 "values": [], "samples": 0},
+            )  # fmt: skip
+            s["values"].append(r["mean"])
+            s["samples"] += r["n"]
+        out = sorted(series.values(), key=lambda s: -s["samples"])[:MAX_METRIC_SERIES]
+        for s in out:
+            unit = s["unit"]
+            s["chart"] = charts.sparkline(s["values"], label=lambda v, u=unit: human_value(v, u))
+            s["last"] = human_value(s["values"][-1], unit)
+        return sorted(out, key=lambda s: (s["component"], s["metric"]))
+
+
+def human_value(value, unit: str) -> str:
+    """A metric value in its unit, readable: 1057714 ms → 17.6 min, 2048 bytes → 2.0 KiB."""
+    if value is None:
+        return MISSING
+    unit = (unit or "").lower()
+    if unit == "ms":
+        return human_ms(value)
+    if unit in ("s", "sec", "seconds"):
+        return human_ms(value * 1000)
+    if unit in ("b", "bytes"):
+        return human_bytes(value)
+    if unit in ("%", "percent"):
+        return f"{value:,.1f} %"
+    return f"{human_count(value)} {unit}".strip()

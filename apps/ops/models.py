@@ -66,6 +66,7 @@ class MatviewRefresh(LeaseHolder):
 
     class Meta:
         ordering = ["-started_at"]
+        verbose_name_plural = "matview refreshes"
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(

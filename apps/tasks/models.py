@@ -199,6 +199,8 @@ class Task(TimeStampedModel):
             # The admin's sorts (bench/admin.py): a page is 50 rows of an index, not a sort of all.
             models.Index(fields=["priority", "id"], name="task_priority_id_idx"),
             models.Index(fields=["updated_at", "id"], name="task_updated_id_idx"),
+            # The admin's search by external key ("15.1") across workflows.
+            models.Index(fields=["external_key"], name="task_external_key_idx"),
             GinIndex(OpClass(Upper("title"), name="gin_trgm_ops"), name="task_title_trgm"),
         ]
 

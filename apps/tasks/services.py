@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -10,7 +12,7 @@ from apps.core.services import database_error_message, require_choice, validated
 from apps.pg.retry import retry_on_serialization_failure
 from apps.workflows.models import Workflow
 
-from .models import DependencyType, Task, TaskDependency, TaskStatus
+from .models import TASK_TRANSITIONS, DependencyType, Task, TaskDependency, TaskStatus
 
 
 @retry_on_serialization_failure
@@ -92,3 +94,57 @@ def task_dependency_create(
     except IntegrityError as exc:
         raise ValidationError(f"{label}: {database_error_message(exc)}", code="dependency") from exc
     return dependency
+
+
+def task_status_choices(current: str) -> list[tuple[str, str]]:
+    """The statuses a task in `current` may move to, `current` first: the same transition table
+    the database trigger is built from, so the form never offers what the database refuses."""
+    allowed = {current, *TASK_TRANSITIONS.get(current, ())}
+    return [(value, label) for value, label in TaskStatus.choices if value in allowed]
+
+
+def task_label(task: Task) -> str:
+    """How a person names a task in a message: its external key, else its id."""
+    return task.external_key or f"#{task.pk}"
+
+
+@dataclass
+class BulkOutcome:
+    changed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    refused: list[tuple[str, str]] = field(default_factory=list)  # (task label, reason)
+
+
+@retry_on_serialization_failure
+def task_bulk_status_update(*, tasks: Iterable[Task], status: str) -> BulkOutcome:
+    """Move each task to `status` through the same database rule as a single change.
+
+    One savepoint per row: a row the trigger refuses is rolled back on its own (status,
+    completed_at and the workflow roll-up together) and reported by key with the database's
+    reason; every other row is changed completely. No row is ever half-applied."""
+    require_choice(status, TaskStatus, what="Bulk status")
+    outcome = BulkOutcome()
+    for task in sorted(tasks, key=lambda t: t.pk):  # one lock order for concurrent bulk edits
+        label = task_label(task)
+        if task.status == status:
+            outcome.unchanged.append(label)
+            continue
+        try:
+            with transaction.atomic():
+                Task.objects.filter(pk=task.pk).update(status=status)
+        except IntegrityError as exc:
+            outcome.refused.append((label, database_error_message(exc)))
+        else:
+            outcome.changed.append(label)
+    return outcome
+
+
+@retry_on_serialization_failure
+def task_bulk_priority_update(*, task_ids: Iterable[int], priority: int) -> int:
+    """Set the priority of every task in `task_ids` in one statement (all or nothing)."""
+    if isinstance(priority, bool) or not isinstance(priority, int) or not 0 <= priority <= 10:
+        raise ValidationError(f"Bulk priority: {priority!r} is not a whole number from 0 to 10")
+    try:
+        return Task.objects.filter(pk__in=list(task_ids)).update(priority=priority)
+    except IntegrityError as exc:
+        raise ValidationError(f"Bulk priority: {database_error_message(exc)}") from exc

@@ -1,10 +1,12 @@
 from django.contrib import admin
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
+from django.db.models.functions import TruncDay
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
+from apps.core import charts
 from apps.core.admin import BigTableAdmin, DatabaseRulesForm
-from apps.tasks.models import Task
+from apps.tasks.models import Task, TaskStatus
 
 from .models import Workflow
 
@@ -51,6 +53,8 @@ class WorkflowAdmin(BigTableAdmin):
         "created_at",
         "updated_at",
         "tasks_overview",
+        "status_breakdown",
+        "progress_over_time",
     )
     fieldsets = (
         (None, {"fields": ("project", "name", "status", "phase", "description", "requirements")}),
@@ -66,7 +70,7 @@ class WorkflowAdmin(BigTableAdmin):
                 )
             },
         ),
-        ("Tasks", {"fields": ("tasks_overview",)}),
+        ("Tasks", {"fields": ("status_breakdown", "progress_over_time", "tasks_overview")}),
         (
             "Definition",
             {"classes": ("collapse",), "fields": ("definition", "node_count", "tags", "metrics")},
@@ -110,4 +114,43 @@ class WorkflowAdmin(BigTableAdmin):
             '</thead><tbody>{}</tbody></table><p><a href="{}">All tasks of this workflow</a></p>',
             rows,
             all_url,
+        )
+
+    @admin.display(description="Tasks by status")
+    def status_breakdown(self, obj: Workflow) -> str:
+        """One bar split by status (the (workflow, status, priority) index answers it)."""
+        if obj.pk is None:
+            return "-"
+        counts = dict(
+            Task.objects.filter(workflow=obj)
+            .order_by()
+            .values_list("status")
+            .annotate(n=Count("id"))
+            .values_list("status", "n")
+        )
+        parts = [
+            (label, f"fb-t-{value}", counts.get(value, 0)) for value, label in TaskStatus.choices
+        ]
+        return charts.share_bar(parts) or "No tasks yet."
+
+    @admin.display(description="Done over time")
+    def progress_over_time(self, obj: Workflow) -> str:
+        """Tasks completed per day (bars) since the first completion."""
+        if obj.pk is None:
+            return "-"
+        rows = list(
+            Task.objects.filter(workflow=obj, completed_at__isnull=False)
+            .order_by()
+            .annotate(day=TruncDay("completed_at"))
+            .values("day")
+            .annotate(n=Count("id"))
+            .order_by("day")
+        )
+        if not rows:
+            return "No task completed yet."
+        return charts.stacked_bars(
+            [r["day"].strftime("%Y-%m-%d") for r in rows],
+            [("done", "fb-t-done", [r["n"] for r in rows])],
+            height=120,
+            unit="tasks",
         )

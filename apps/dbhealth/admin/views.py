@@ -135,9 +135,43 @@ def overview(request, model_admin):
             "xid_ratio": xid_ratio,
             "open_counts": selectors.findings_open_counts(),
             "findings_checked": selectors.findings_last_checked(),
+            **_overview_trends(),
         },
         title="Database overview",
     )
+
+
+def _overview_trends() -> dict:
+    """Trends from what dbhealth already records: hourly index-usage snapshots and findings'
+    first sighting."""
+    from apps.core import charts
+
+    series = selectors.index_history()
+    scans = _scans_trend(series)
+    by_day: dict[str, dict[str, int]] = {}
+    for f in selectors.finding_list(include_closed=True):
+        day = timezone.localtime(f.first_seen).strftime("%m-%d")
+        by_day.setdefault(day, {}).setdefault(f.severity, 0)
+        by_day[day][f.severity] += 1
+    days = sorted(by_day)
+    return {
+        "scans_spark": charts.sparkline(scans, width=240, height=36) if len(scans) > 1 else "",
+        "scans_hours": len(scans),
+        "history": _history_span(series),
+        "findings_chart": charts.stacked_bars(
+            days,
+            [
+                (label, css, [by_day[d].get(sev, 0) for d in days])
+                for sev, label, css in (
+                    ("critical", "critical", "fb-s-critical"),
+                    ("warning", "warning", "fb-s-warning"),
+                    ("info", "info", "fb-s-info"),
+                )
+            ],
+            height=100,
+            unit="new findings",
+        ),
+    }
 
 
 @degrade
@@ -161,12 +195,31 @@ def indexes(request, model_admin):
         "indexes.html",
         {
             "report": report,
-            "rows": rows[:1000],
-            "truncated": len(rows) > 1000,
+            **_paged(request, rows, {"flag": flag, "q": q}),
             "flag": flag,
             "q": q,
         },
     )
+
+
+# One screenful of a few thousand px, not 40,000 (the flagged rows sort first).
+ROWS_PER_PAGE = 100
+
+
+def _paged(request, rows: list, keep: dict[str, str]) -> dict:
+    """`rows` cut to ?page=, with the query string that keeps the other filters."""
+    from django.utils.http import urlencode
+
+    pages = max(1, -(-len(rows) // ROWS_PER_PAGE))
+    page = min(_page(request), pages)
+    kept = {k: v for k, v in keep.items() if v}
+    return {
+        "rows": rows[(page - 1) * ROWS_PER_PAGE : page * ROWS_PER_PAGE],
+        "total": len(rows),
+        "page": page,
+        "pages": pages,
+        "page_query": f"{urlencode(kept)}&" if kept else "",
+    }
 
 
 @degrade
@@ -178,8 +231,59 @@ def index_usage(request, model_admin):
         model_admin,
         "index_usage",
         "index_usage.html",
-        {"series": series, "points": conf.get("SPARKLINE_POINTS")},
+        {
+            "series": series,
+            "groups": _by_table(series),
+            "points": conf.get("SPARKLINE_POINTS"),
+            "history": _history_span(series),
+            "trend_chart": _scans_trend_chart(series),
+        },
     )
+
+
+def _scans_trend(series: list[dict]) -> list[int]:
+    """Scans per hour over all indexes: the series end at the same latest snapshot, so they
+    are summed right-aligned."""
+    length = max((len(s["points"]) for s in series), default=0)
+    totals = [0] * length
+    for s in series:
+        offset = length - len(s["points"])
+        for i, v in enumerate(s["points"]):
+            totals[offset + i] += v or 0
+    return totals
+
+
+def _scans_trend_chart(series: list[dict]) -> str:
+    from apps.core import charts
+
+    totals = _scans_trend(series)
+    if len(totals) < 2:
+        return ""
+    labels = [
+        f"-{len(totals) - 1 - i} h" if i < len(totals) - 1 else "now" for i in range(len(totals))
+    ]
+    return charts.stacked_bars(labels, [("scans", "fb-s-info", totals)], height=120, unit="")
+
+
+def _by_table(series: list[dict]) -> list[dict]:
+    """Index series grouped per table (a collapsed row each), least-used tables first."""
+    groups: dict[tuple[str, str], dict] = {}
+    for s in series:
+        g = groups.setdefault(
+            (s["schema"], s["table"]),
+            {"schema": s["schema"], "table": s["table"], "series": [], "total": 0, "idle": 0},
+        )
+        g["series"].append(s)
+        g["total"] += s["total"]
+        g["idle"] += int(s["total"] == 0)
+    return sorted(groups.values(), key=lambda g: (-g["idle"], g["total"], g["table"]))
+
+
+def _history_span(series: list[dict]) -> dict:
+    """How many hourly points the longest series has, and how long until the window is full."""
+    points = conf.get("SPARKLINE_POINTS")
+    have = max((len(s["points"]) for s in series), default=0)
+    return {"have": have, "want": points, "missing_hours": max(points - have, 0)}
 
 
 @degrade
@@ -265,9 +369,31 @@ def quality_check(request, model_admin, pk: int):
             "results": results,
             "chart_values": [r.failed_count for r in chart],
             "chart_flags": [not r.passed for r in chart],
+            "share_chart": _failing_share_chart(chart),
             "last": results[0] if results else None,
         },
         title=f"Data-quality check {check.name}",
+    )
+
+
+def _failing_share_chart(results) -> str:
+    """Per run, failing and passing rows as shares of the rows checked (runs that errored or
+    checked nothing draw no column), so one run with 3 of 10,000 failing is a sliver, not a
+    block."""
+    from apps.core import charts
+
+    labels, failing, passing = [], [], []
+    for r in results:
+        labels.append(timezone.localtime(r.ran_at).strftime("%m-%d %H:%M"))
+        total = r.total or 0
+        share = min(r.failed_count / total, 1.0) * 100 if total else 0.0
+        failing.append(round(share, 2))
+        passing.append(round(100 - share, 2) if total else 0.0)
+    return charts.stacked_bars(
+        labels,
+        [("% failing", "fb-s-error", failing), ("% passing", "fb-t-done", passing)],
+        height=120,
+        unit="of rows checked",
     )
 
 

@@ -66,7 +66,8 @@ def bar_chart(values, width: int = 240, height: int = 40, flags=None):
     if not values:
         return ""
     top = max(values) or 1.0
-    w = width / len(values)
+    # A few runs are a few narrow bars, not one block across the chart.
+    w = min(width / len(values), 12.0)
     flags = list(flags or [False] * len(values))
     rects = format_html_join(
         "",
