@@ -33,7 +33,7 @@ from django.utils import timezone
 from apps.audit.models import AuditEventRow
 from apps.core.admin.changelist import CURSOR_VAR
 from apps.demo.services import demo_seed
-from apps.events import admin_base
+from apps.pg.partitioning import admin as window_filters
 from apps.events.models import EventRow
 from apps.knowledge.models import Article
 from apps.runs.models import NodeExecutionRow, WorkflowRunRow
@@ -211,7 +211,7 @@ def main() -> None:
     # The time-window filter is relative to now: one instant for the whole run, so an ascending
     # sort's first rows do not expire between the two sides' requests.
     frozen = timezone.now()
-    admin_base.timezone = types.SimpleNamespace(now=lambda: frozen)
+    window_filters.timezone = types.SimpleNamespace(now=lambda: frozen)
     setup_test_environment()  # response.context, for the row comparison
     settings.ALLOWED_HOSTS = ["*"]
     for model in MODELS.values():
