@@ -33,9 +33,9 @@ from django.utils import timezone
 from apps.audit.models import AuditEventRow
 from apps.core.admin.changelist import CURSOR_VAR
 from apps.demo.services import demo_seed
-from apps.pg.partitioning import admin as window_filters
 from apps.events.models import EventRow
 from apps.knowledge.models import Article
+from apps.pg.partitioning import admin as window_filters
 from apps.runs.models import NodeExecutionRow, WorkflowRunRow
 from apps.tasks.models import Task
 
