@@ -6,8 +6,8 @@ from django.db.models import QuerySet
 from apps.core.validation import parse_id
 
 from .changelist import BigTableChangeList
-from .paginator import EstimatedCountPaginator
-from .sorting import index_sortable, recent_row_estimate
+from .paginator import EstimatedCountPaginator, estimated_row_count
+from .sorting import index_sortable
 
 
 class BigTableAdmin(admin.ModelAdmin):
@@ -31,9 +31,30 @@ class BigTableAdmin(admin.ModelAdmin):
         """On a big table, the declared sortable columns (all of list_display by default) that
         an index can serve: any other sort reads and sorts every row for one page."""
         offered = super().get_sortable_by(request)
-        if recent_row_estimate(self.model._meta.db_table) <= self.sorts_need_index_above:
+        if self.row_estimate(request) <= self.sorts_need_index_above:
             return offered
         return [name for name in offered if isinstance(name, str) and self._sortable(name)]
+
+    def row_estimate(self, request, using: str = "default") -> int:
+        """The planner's row estimate, read once per request: the sort check and the
+        paginator's count both need it."""
+        table = self.model._meta.db_table
+        memo = {} if request is None else request.__dict__.setdefault("_row_estimates", {})
+        if (table, using) not in memo:
+            memo[(table, using)] = estimated_row_count(table, using)
+        return memo[(table, using)]
+
+    def get_paginator(self, request, queryset, per_page, orphans=0, allow_empty_first_page=True):
+        paginator = super().get_paginator(
+            request,
+            queryset,
+            per_page,
+            orphans=orphans,
+            allow_empty_first_page=allow_empty_first_page,
+        )
+        if isinstance(paginator, EstimatedCountPaginator):
+            paginator.row_estimate = lambda using: self.row_estimate(request, using)
+        return paginator
 
     def _sortable(self, name: str) -> bool:
         attr = getattr(self, name, None) or getattr(self.model, name, None)

@@ -42,6 +42,10 @@ class EstimatedCountPaginator(Paginator):
         super().__init__(*args, **kwargs)
         self.count_is_estimate = False
         self.count_is_capped = False
+        # The admin gives its per-request estimate (shared with the sort check).
+        self.row_estimate = lambda using: estimated_row_count(
+            self.object_list.model._meta.db_table, using
+        )
 
     @cached_property
     def count(self) -> int:
@@ -50,7 +54,7 @@ class EstimatedCountPaginator(Paginator):
         if query is None:  # a plain list
             return len(qs)
         if not query.where:
-            estimate = estimated_row_count(qs.model._meta.db_table, qs.db)
+            estimate = self.row_estimate(qs.db)
             if estimate > self.cap:
                 self.count_is_estimate = True
                 return estimate

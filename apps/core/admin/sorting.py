@@ -7,17 +7,11 @@ indexes of the managed model over the same table.
 
 from __future__ import annotations
 
-import time
 from functools import cache
 
 from django.apps import apps
 from django.contrib.postgres.indexes import PostgresIndex
 from django.db import models
-
-from .paginator import estimated_row_count
-
-ESTIMATE_TTL = 300.0  # seconds: a table's size class changes slowly
-_estimates: dict[str, tuple[float, int]] = {}
 
 
 @cache
@@ -56,13 +50,3 @@ def index_sortable(model, name: str) -> bool:
     if not getattr(field, "concrete", False) or field.is_relation:
         return False  # sorting by a FK sorts by the related model's ordering, through a join
     return field.column in index_leading_columns(model._meta.db_table)
-
-
-def recent_row_estimate(db_table: str) -> int:
-    """The planner's row estimate, re-read at most every ESTIMATE_TTL seconds per process."""
-    now = time.monotonic()
-    cached = _estimates.get(db_table)
-    if cached is None or now - cached[0] > ESTIMATE_TTL:
-        cached = (now, estimated_row_count(db_table))
-        _estimates[db_table] = cached
-    return cached[1]
