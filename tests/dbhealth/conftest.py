@@ -15,6 +15,7 @@ import time
 import psycopg
 import pytest
 
+from apps.dbhealth.sections import SECTIONS
 from tests.db import conninfo
 
 SCHEMA = "dbh_scratch"
@@ -161,17 +162,7 @@ def admin_client_dbh(client, superuser):
     return client
 
 
-PAGES = [
-    "overview",
-    "indexes",
-    "index-usage",
-    "tables",
-    "queries",
-    "activity",
-    "matviews",
-    "quality",
-    "findings",
-]
+PAGES = [s.slug for s in SECTIONS]
 
 
 def page_url(name: str) -> str:

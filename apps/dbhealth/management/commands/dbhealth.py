@@ -3,18 +3,9 @@ import json
 from django.core.management.base import BaseCommand
 from django.core.serializers.json import DjangoJSONEncoder
 
-from apps.dbhealth import reports, services
+from apps.dbhealth import reports, sections, services
 
-SECTIONS = [
-    "overview",
-    "indexes",
-    "tables",
-    "queries",
-    "activity",
-    "matviews",
-    "quality",
-    "findings",
-]
+SECTIONS = sections.COMMAND_CHOICES
 
 
 class Command(BaseCommand):
