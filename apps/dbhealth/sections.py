@@ -94,8 +94,9 @@ def build(name: str, **kwargs: Any) -> dict[str, Any]:
         try:
             findings.extend(c.as_dict() for c in check.run(report))
         except DatabaseError as exc:
-            logger.warning("dbhealth check %s skipped: %s", check.kind, exc)
-            skipped.append({"kind": check.kind, "error": str(exc).strip().splitlines()[0]})
+            logger.warning("dbhealth check %s skipped: %s", check.run.__name__, exc)
+            error = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+            skipped += [{"kind": kind, "error": error} for kind in check.kinds]
     return report
 
 

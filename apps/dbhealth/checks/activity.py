@@ -9,7 +9,7 @@ from django.db import DEFAULT_DB_ALIAS
 
 from .. import conf, querytext
 from ..runner import fetch, fetch_one, own_backend_pids
-from .base import finding
+from .base import Severity, finding
 
 
 def fetch_activity(limit: int = 500) -> list[dict[str, Any]]:
@@ -99,20 +99,9 @@ def report() -> dict[str, Any]:
     roots = [pid for pid in blockers if not by_pid.get(pid, {}).get("blocked_by")]
     for root in sorted(roots):
         walk(root, 0, {root})
-    findings = [
-        finding(
-            "activity.blocking",
-            f"pid {pid}",
-            f"Backend {pid} blocks {len(blockers[pid])} other backend(s)",
-            key=f"activity.blocking:{pid}",
-            evidence={
-                "blocked": sorted(blockers[pid]),
-                "state": by_pid.get(pid, {}).get("state"),
-                "query": by_pid.get(pid, {}).get("query"),
-            },
-            fix=f"SELECT pg_cancel_backend({pid});  -- or pg_terminate_backend({pid})",
-        )
-        for pid in sorted(roots)
+    findings = [_blocking_finding(pid, by_pid.get(pid, {}), blockers[pid]) for pid in sorted(roots)]
+    findings += [
+        _held_transaction_finding(r) for r in rows if r["idle_in_transaction"] or r["long"]
     ]
     return {
         "backends": rows,
@@ -124,3 +113,57 @@ def report() -> dict[str, Any]:
         "longest_transaction_seconds": max((r["xact_seconds"] or 0 for r in rows), default=0.0),
         "findings": [f.as_dict() for f in findings],
     }
+
+
+def _terminate_fix(pid: int) -> str:
+    # Cancelling an idle-in-transaction backend returns true and frees nothing: only ending
+    # the session releases its snapshot and locks.
+    return (
+        f"-- Terminate backend {pid} on Activity and locks (needs 'Can terminate a database "
+        "backend'; audited). As the app: "
+        f"SELECT public.flowbase_signal_backend({pid}, 'terminate');"
+    )
+
+
+def _blocking_finding(pid: int, r: dict, blocked: list[int]):
+    idle = (r.get("state") or "").startswith("idle in transaction")
+    return finding(
+        "activity.blocking",
+        f"pid {pid}",
+        f"Backend {pid} blocks {len(blocked)} other backend(s)",
+        key=f"activity.blocking:{pid}",
+        evidence={"blocked": sorted(blocked), "state": r.get("state"), "query": r.get("query")},
+        fix=_terminate_fix(pid)
+        if idle
+        else f"SELECT pg_cancel_backend({pid});  -- or pg_terminate_backend({pid})",
+    )
+
+
+def _held_transaction_finding(r: dict):
+    idle = r["idle_in_transaction"]
+    kind = "activity.idle_in_transaction" if idle else "activity.long_transaction"
+    what = (
+        f"idle in transaction for {r['state_seconds'] or 0:.0f} s"
+        if idle
+        else f"in a transaction for {r['xact_seconds'] or 0:.0f} s"
+    )
+    return finding(
+        kind,
+        f"pid {r['pid']}",
+        f"Backend {r['pid']} ({r['username']}, {r['application_name'] or 'no application'}) is {what}",
+        key=f"{kind}:{r['pid']}",
+        severity=Severity.WARNING,
+        evidence={
+            "state": r["state"],
+            "xact_seconds": r["xact_seconds"],
+            "state_seconds": r["state_seconds"],
+            "xmin_age": r["xmin_age"],
+            "query": r["query"],
+            "thresholds": {
+                "LONG_TRANSACTION_SECONDS": conf.get("LONG_TRANSACTION_SECONDS"),
+                "IDLE_IN_TRANSACTION_SECONDS": conf.get("IDLE_IN_TRANSACTION_SECONDS"),
+            },
+            "why": "holds a snapshot (vacuum cannot remove dead rows) and its locks",
+        },
+        fix=_terminate_fix(r["pid"]),
+    )

@@ -51,7 +51,7 @@ def finding(
 @dataclass(frozen=True)
 class Check:
     section: str
-    kind: str
+    kinds: tuple[str, ...]
     run: Callable[[dict], Iterable[FindingCandidate]]
 
 
@@ -59,12 +59,12 @@ class Check:
 CHECKS: dict[str, list[Check]] = defaultdict(list)
 
 
-def check(section: str, kind: str):
-    """Register `fn(report) -> findings` under a section; `kind` is the finding kind it owns
-    (when the check fails, its open findings are kept rather than auto-resolved)."""
+def check(section: str, *kinds: str):
+    """Register `fn(report) -> findings` under a section; `kinds` are the finding kinds it owns
+    (when the check fails, their open findings are kept rather than auto-resolved)."""
 
     def register(fn):
-        CHECKS[section].append(Check(section, kind, fn))
+        CHECKS[section].append(Check(section, kinds, fn))
         return fn
 
     return register

@@ -173,7 +173,7 @@ def _django_note(ix: dict) -> str:
     return ""
 
 
-def _drop_sql(ix: dict) -> str:
+def drop_sql(ix: dict) -> str:
     target = ident(ix["schema"], ix["name"])
     if ix["index_kind"] == "I":
         return f"DROP INDEX {target};  -- partitioned index: CONCURRENTLY is not supported, drop per partition first"
@@ -243,7 +243,7 @@ def report() -> dict[str, Any]:
                             "size_bytes": ix["size_bytes"],
                             "django": _django_note(ix),
                         },
-                        fix=_drop_sql(ix),
+                        fix=drop_sql(ix),
                     )
                 )
                 break
@@ -273,7 +273,7 @@ def report() -> dict[str, Any]:
                         "why_it_might_be_wrong": "statistics are per server: a replica may use it",
                         "django": _django_note(ix),
                     },
-                    fix=_drop_sql(ix),
+                    fix=drop_sql(ix),
                 )
             )
 
@@ -330,5 +330,5 @@ def _invalid_finding(ix: dict, obj: str) -> FindingCandidate:
         obj,
         f"Invalid index {ix['qualified_name']} (a failed CREATE INDEX CONCURRENTLY?)",
         evidence={"table": ix["qualified_table"], "definition": ix["definition"]},
-        fix=f"{_drop_sql(ix)}\n{create};",
+        fix=f"{drop_sql(ix)}\n{create};",
     )

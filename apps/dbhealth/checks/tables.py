@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from .. import conf
 from ..runner import LOCKED, USER_SCHEMAS, fetch, ident, qualified
 from . import partitions as partition_checks
-from .base import FindingCandidate, Severity, finding
+from .base import FindingCandidate, Severity, check, finding, size
 
 # Sizes: exact (pg_relation_size & co.) for ordinary tables, but from pg_class.relpages for
 # partitions: the size functions take an AccessShareLock per relation, and a few thousand
@@ -148,3 +149,32 @@ def partitions_page(root_oid: int, *, page: int = 1, per_page: int = 200) -> lis
         r["total_bytes"] = r["heap_bytes"] + r["index_bytes"] + r["toast_bytes"]
         r["dead_ratio"] = round(_dead_ratio(r), 4)
     return rows
+
+
+@check("tables", "table.seq_scan_heavy")
+def seq_scan_heavy(report: dict) -> Iterable[FindingCandidate]:
+    """Tables of meaningful size read mostly by sequential scans (counts since the stats reset)."""
+    for t in report["tables"]:
+        if (
+            t["heap_bytes"] >= conf.get("SEQ_SCAN_MIN_BYTES")
+            and t["seq_scan"] >= conf.get("SEQ_SCAN_MIN")
+            and t["seq_scan"] > t["idx_scan"]
+        ):
+            yield finding(
+                "table.seq_scan_heavy",
+                f"{t['schema']}.{t['name']}",
+                f"{t['qualified_name']} ({size(t['heap_bytes'])}) is read by sequential scans "
+                f"{t['seq_scan']:,} times vs {t['idx_scan']:,} index scans",
+                severity=Severity.INFO,
+                evidence={
+                    "seq_scan": t["seq_scan"],
+                    "idx_scan": t["idx_scan"],
+                    "heap_bytes": t["heap_bytes"],
+                    "live_tuples": t["live_tuples"],
+                    "why_it_might_be_wrong": "reports and batch jobs read whole tables on purpose",
+                },
+                fix=(
+                    "-- find the statements that scan it on Slow queries (or EXPLAIN them) and index "
+                    "their WHERE/JOIN columns with CREATE INDEX CONCURRENTLY"
+                ),
+            )
