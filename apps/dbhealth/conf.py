@@ -62,6 +62,8 @@ DEFAULTS: dict[str, Any] = {
         "signature",
         "ssn",
     ],
+    # Findings: an accepted one reopens when a number of its evidence grows this many times
+    "ACCEPT_GROWTH_FACTOR": 2.0,
     # Snapshots
     "SNAPSHOT_KEEP_DAYS": 35,
     "SPARKLINE_POINTS": 48,

@@ -24,6 +24,7 @@ from .checks import activity
 from .checks import indexes as index_checks
 from .checks import quality as dq
 from .models import (
+    SEVERITY_RANK,
     CheckKind,
     DataQualityCheck,
     DataQualityResult,
@@ -92,13 +93,24 @@ def findings_sync(
         elif f.status == FindingStatus.SNOOZED and f.snoozed_until and f.snoozed_until <= now:
             f.status = FindingStatus.OPEN
             f.snoozed_until = None
+        elif f.status == FindingStatus.ACCEPTED:
+            changed = material_change(f.accepted_evidence, fields["evidence"])
+            if changed or SEVERITY_RANK.get(fields["severity"], 0) > SEVERITY_RANK.get(
+                f.accepted_evidence.get("_severity"), 0
+            ):
+                f.status = FindingStatus.OPEN
+                f.reopened_count += 1
+                f.note = (f.note + "\n" if f.note else "") + (
+                    f"{now:%Y-%m-%d %H:%M} reopened: evidence changed since accepted ({changed or 'severity'})"
+                )
+                stats["reopened"] += 1
         f.save()
         stats["updated"] += 1
     # A concurrent sync may have inserted the same key a moment ago: keep its row (unique key).
     stats["created"] = len(Finding.objects.bulk_create(new, ignore_conflicts=True))
     gone = (
         Finding.objects.select_for_update()
-        .filter(status__in=[FindingStatus.OPEN, FindingStatus.SNOOZED])
+        .filter(status__in=[FindingStatus.OPEN, FindingStatus.SNOOZED, FindingStatus.ACCEPTED])
         .exclude(key__in=list(current))
     )
     for f in gone:
@@ -151,6 +163,38 @@ def finding_resolve(*, finding: Finding, user_id: int | None, note: str = "") ->
         finding.note = (
             finding.note + "\n" if finding.note else ""
         ) + f"{now:%Y-%m-%d %H:%M} resolved: {note}"
+    finding.save()
+    return finding
+
+
+def material_change(baseline: dict, evidence: dict) -> str:
+    """The first evidence number that grew ACCEPT_GROWTH_FACTOR times since the baseline ('' if
+    none did): a 2x bigger unused index is not the condition someone accepted."""
+    factor = conf.get("ACCEPT_GROWTH_FACTOR")
+    for name, before in (baseline or {}).items():
+        after = (evidence or {}).get(name)
+        numbers = all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in (before, after)
+        )
+        if numbers and before > 0 and after >= factor * before:
+            return f"{name} {before:,} → {after:,}"
+    return ""
+
+
+@transaction.atomic
+def finding_accept(*, finding: Finding, user_id: int | None, reason: str) -> Finding:
+    """Keep a known condition out of the open list until its evidence changes materially."""
+    if not reason.strip():
+        raise ValueError("accepting a finding needs a reason")
+    now = timezone.now()
+    finding.status = FindingStatus.ACCEPTED
+    finding.accepted_reason = reason.strip()
+    finding.accepted_evidence = {**(finding.evidence or {}), "_severity": finding.severity}
+    finding.resolved_by_id = user_id  # who acted last
+    finding.snoozed_until = None
+    finding.note = (finding.note + "\n" if finding.note else "") + (
+        f"{now:%Y-%m-%d %H:%M} accepted: {reason.strip()}"
+    )
     finding.save()
     return finding
 

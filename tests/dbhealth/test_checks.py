@@ -160,6 +160,17 @@ CASES = [
         fix_contains={"index.mostly_null:P.sparse_rare": "WHERE rare IS NOT NULL"},
     ),
     Case(
+        "unused_partitioned_index",
+        """
+        CREATE TABLE P.parts (id bigint, v int, at date NOT NULL) PARTITION BY RANGE (at);
+        CREATE TABLE P.parts_2020 PARTITION OF P.parts FOR VALUES FROM ('2020-01-01') TO ('2021-01-01');
+        CREATE INDEX parts_v_idx ON P.parts (v);
+        """,
+        {"index.unused:P.parts_v_idx": "info"},
+        ["index.unused:P.parts_2020_v_idx"],
+        fix_contains={"index.unused:P.parts_v_idx": "ACCESS EXCLUSIVE"},
+    ),
+    Case(
         "autovacuum_disabled",
         """
         CREATE TABLE P.noav (id int PRIMARY KEY) WITH (autovacuum_enabled = false);
@@ -214,6 +225,9 @@ def test_planted_condition_found_and_its_fix_runs_as_given(case, settings):
             assert _k(key) not in before, f"near miss {key} was flagged"
         for key, text in case.fix_contains.items():
             assert text in before[_k(key)]["suggested_fix"], key
+        for key in case.found:  # PostgreSQL refuses CONCURRENTLY on a partitioned index
+            if key.startswith("index.unused:P.parts"):
+                assert "DROP INDEX CONCURRENTLY" not in before[_k(key)]["suggested_fix"]
         for key in case.found:
             owner_execute(before[_k(key)]["suggested_fix"], conninfo=owner)
             assert _k(key) not in open_findings(), f"{key} still open after its fix"

@@ -7,6 +7,7 @@ from collections import defaultdict
 from datetime import timedelta
 from typing import Any
 
+from django.db.models import Min
 from django.utils import timezone
 
 from .. import conf
@@ -14,6 +15,7 @@ from ..models import IndexUsageSnapshot
 from ..runner import LOCKED, MAX_ROWS, USER_SCHEMAS, fetch, fetch_one, ident, qualified
 from . import overview
 from .base import FindingCandidate, Severity, finding, size
+from .thirdparty import third_party_note
 
 # One row per index a human manages: plain indexes and partitioned (parent) indexes; leaf
 # indexes of partitions are summed into their root index (scans, tuples, size).
@@ -164,7 +166,11 @@ _DJANGO_NAME = re.compile(r".+_[0-9a-f]{8}$|.+_(idx|like|uniq)$")
 
 
 def _django_note(ix: dict) -> str:
-    """Indexes Django created belong to a model: remove them there, or migrations diverge."""
+    """Indexes Django created belong to a model: remove them there, or migrations diverge;
+    but the tables of Django itself and of libraries have no model of ours to change."""
+    third_party = third_party_note(ix["table"]) if ix["schema"] == "public" else ""
+    if third_party:
+        return third_party
     if _DJANGO_NAME.match(ix["name"]) and ix["schema"] == "public":
         return (
             "Django-managed name: drop it through the model (db_index=False or Meta.indexes) "
@@ -176,7 +182,12 @@ def _django_note(ix: dict) -> str:
 def drop_sql(ix: dict) -> str:
     target = ident(ix["schema"], ix["name"])
     if ix["index_kind"] == "I":
-        return f"DROP INDEX {target};  -- partitioned index: CONCURRENTLY is not supported, drop per partition first"
+        # PostgreSQL refuses CONCURRENTLY here, and a partition's own copy cannot be dropped
+        # alone: the parent's DROP removes it from every partition at once.
+        return (
+            f"DROP INDEX {target};  -- partitioned index: drops it on every partition; takes "
+            "ACCESS EXCLUSIVE on the table and each partition while it runs (no CONCURRENTLY)"
+        )
     return f"DROP INDEX CONCURRENTLY {target};"
 
 
@@ -202,6 +213,33 @@ def _recently_used_indexes() -> set[tuple[str, str]]:
     )
 
 
+def _observation_window(stats_reset) -> tuple[Any, dict[tuple[str, str], Any]]:
+    """Since when scans are counted: the statistics reset, or (never reset) the first retained
+    usage snapshot; and when each index was first snapshotted (a newer index is watched less)."""
+    first_seen = {
+        (r["schema_name"], r["index_name"]): r["first"]
+        for r in IndexUsageSnapshot.objects.values("schema_name", "index_name").annotate(
+            first=Min("taken_at")
+        )
+    }
+    since = stats_reset or (min(first_seen.values()) if first_seen else None)
+    return since, first_seen
+
+
+def _observed_long_enough(ix, since, first_seen, min_days: int, now) -> bool:
+    """An "unused" verdict needs UNUSED_MIN_DAYS of counting, for the index itself too."""
+    if min_days <= 0:
+        return True
+    if since is None:
+        return False
+    start = since
+    oldest = min(first_seen.values(), default=None)
+    mine = first_seen.get((ix["schema"], ix["name"]))
+    if mine is not None and oldest is not None and mine - oldest > timedelta(hours=1):
+        start = max(since, mine)  # created after snapshots began: count from its first one
+    return now - start >= timedelta(days=min_days)
+
+
 def report() -> dict[str, Any]:
     db = overview.database_overview()
     indexes = fetch_indexes()
@@ -216,7 +254,10 @@ def report() -> dict[str, Any]:
         fk_keys[(fk["schema"], fk["table"])].append(list(fk["keys"]))
 
     findings: list[FindingCandidate] = []
-    observed_since = db.get("stats_reset")
+    observed_since, first_seen = _observation_window(db.get("stats_reset"))
+    min_days = conf.get("UNUSED_MIN_DAYS")
+    verdicts_from = observed_since + timedelta(days=min_days) if observed_since else None
+    now = timezone.now()
     for ix in indexes:
         ix["flags"] = ["locked"] if ix["locked"] else []
         ix["qualified_name"] = qualified(ix["schema"], ix["name"])
@@ -255,6 +296,7 @@ def report() -> dict[str, Any]:
             and ix["size_bytes"] >= min_bytes
             and not _supports_fk(ix, fk_keys[(ix["schema"], ix["table"])])
             and (ix["schema"], ix["name"]) not in used_before
+            and _observed_long_enough(ix, observed_since, first_seen, min_days, now)
         ):
             ix["flags"].append("unused")
             big = ix["size_bytes"] >= conf.get("UNUSED_INDEX_WARNING_BYTES")
@@ -270,6 +312,7 @@ def report() -> dict[str, Any]:
                         "size_bytes": ix["size_bytes"],
                         "idx_scan": ix["idx_scan"],
                         "observed_since": observed_since,
+                        "verdicts_from": verdicts_from,
                         "why_it_might_be_wrong": "statistics are per server: a replica may use it",
                         "django": _django_note(ix),
                     },
@@ -313,6 +356,8 @@ def report() -> dict[str, Any]:
         "foreign_keys": fks,
         "unindexed_foreign_keys": unindexed_fks,
         "observed_since": observed_since,
+        "unused_verdicts_from": verdicts_from,
+        "unused_min_days": min_days,
         "unused_min_bytes": min_bytes,
         "unused_bytes": sum(ix["size_bytes"] for ix in indexes if "unused" in ix["flags"]),
         "findings": [f.as_dict() for f in findings],
@@ -325,10 +370,35 @@ def _invalid_finding(ix: dict, obj: str) -> FindingCandidate:
         .replace("CREATE INDEX", "CREATE INDEX CONCURRENTLY", 1)
         .replace("CREATE UNIQUE INDEX", "CREATE UNIQUE INDEX CONCURRENTLY", 1)
     )
+    if ix["index_kind"] == "I":
+        create = ix["definition"].replace(" ON ONLY ", " ON ", 1)
+    fix = f"{drop_sql(ix)}\n{create};"
+    if ix["is_unique"]:
+        # Recreating a unique index fails again while the rows that broke it are there.
+        fix = f"{_duplicates_query(ix)}\n{fix}"
     return finding(
         "index.invalid",
         obj,
         f"Invalid index {ix['qualified_name']} (a failed CREATE INDEX CONCURRENTLY?)",
-        evidence={"table": ix["qualified_table"], "definition": ix["definition"]},
-        fix=f"{drop_sql(ix)}\n{create};",
+        evidence={
+            "table": ix["qualified_table"],
+            "definition": ix["definition"],
+            "django": _django_note(ix),
+        },
+        fix=fix,
+    )
+
+
+def _duplicates_query(ix: dict) -> str:
+    n = ix["nkeyatts"]
+    columns = (ix["columns"] or [])[:n]
+    if ix["expressions"] or not columns or None in columns:
+        return "-- first find and remove the rows that violate the unique key (an expression index)"
+    cols = ", ".join(ident(c) for c in columns)
+    where = f" WHERE {ix['predicate']}" if ix["predicate"] else ""
+    return (
+        "-- first find the rows that break it (a unique index cannot be rebuilt over them), "
+        "remove or merge them, then rebuild:\n"
+        f"SELECT {cols}, count(*) FROM {ident(ix['schema'], ix['table'])}{where} "
+        f"GROUP BY {cols} HAVING count(*) > 1 LIMIT 100;"
     )

@@ -13,6 +13,7 @@ from apps.ops.matviews import REGISTRY
 from apps.ops.models import MatviewRefresh, Outcome
 
 from .. import conf
+from ..models import MatviewObservation
 from ..runner import LOCKED, USER_SCHEMAS, fetch, ident, qualified
 from .base import FindingCandidate, Severity, finding
 
@@ -26,7 +27,11 @@ def fetch_matviews(limit: int = 1_000) -> list[dict[str, Any]]:
                CASE WHEN c.oid IN {LOCKED} THEN c.relpages::bigint * current_setting('block_size')::bigint
                     ELSE pg_total_relation_size(c.oid) END AS size_bytes,
                EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisunique
-                         AND i.indpred IS NULL AND i.indexprs IS NULL) AS can_refresh_concurrently
+                         AND i.indpred IS NULL AND i.indexprs IS NULL) AS can_refresh_concurrently,
+               -- A plain REFRESH writes a new file; CONCURRENTLY moves the row counters.
+               c.relfilenode::text || ':' || (pg_stat_get_tuples_inserted(c.oid)
+                 + pg_stat_get_tuples_updated(c.oid) + pg_stat_get_tuples_deleted(c.oid))::text
+                 AS fingerprint
         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE c.relkind = 'm' AND {USER_SCHEMAS}
         ORDER BY n.nspname, c.relname LIMIT %s
@@ -61,8 +66,34 @@ def _seconds(limit: Any) -> float | None:
     return float(limit)
 
 
+def _observe(views: list[dict], now) -> dict[str, Any]:
+    """Record each view's catalog fingerprint; returns, per view, when it was last seen to
+    change (a refresh by anyone, psql included, between two observations)."""
+    names = [f"{v['schema']}.{v['name']}" for v in views]
+    changed: dict[str, Any] = {}
+    try:
+        with transaction.atomic():  # a savepoint: an unwritable table never breaks the page
+            known = {o.view_name: o for o in MatviewObservation.objects.filter(view_name__in=names)}
+            for v, name in zip(views, names, strict=True):
+                obs = known.get(name)
+                if obs is None:
+                    MatviewObservation.objects.create(
+                        view_name=name, fingerprint=v["fingerprint"], observed_at=now
+                    )
+                    continue
+                if obs.fingerprint != v["fingerprint"]:
+                    obs.fingerprint, obs.changed_at = v["fingerprint"], now
+                obs.observed_at = now
+                obs.save(update_fields=["fingerprint", "changed_at", "observed_at"])
+                changed[name] = obs.changed_at
+    except DatabaseError as exc:
+        logger.warning("matview observations not recorded: %s", exc)
+    return changed
+
+
 def report() -> dict[str, Any]:
     views = fetch_matviews()
+    seen_refreshed = _observe(views, timezone.now())
     registry = REGISTRY
     names: set[str] = set(registry)
     for v in views:
@@ -89,11 +120,16 @@ def report() -> dict[str, Any]:
             last_duration_ms=getattr(last, "duration_ms", None),
             last_rows=getattr(last, "rows", None),
             last_success_at=getattr(success, "finished_at", None),
+            catalog_refresh_seen_at=seen_refreshed.get(obj_name := f"{v['schema']}.{v['name']}"),
         )
+        if v["catalog_refresh_seen_at"] and (
+            v["last_success_at"] is None or v["catalog_refresh_seen_at"] > v["last_success_at"]
+        ):
+            v["last_success_at"] = v["catalog_refresh_seen_at"]  # refreshed outside Flowbase
         v["age_seconds"] = (
             (now - v["last_success_at"]).total_seconds() if v["last_success_at"] else None
         )
-        known = bool(entry) or spec is not None
+        known = bool(entry) or spec is not None or seen_refreshed.get(obj_name) is not None
         v["stale"] = (not v["populated"]) or (
             known and (v["age_seconds"] is None or v["age_seconds"] > limit)
         )
