@@ -99,3 +99,31 @@ def cache_clear() -> None:
         cache.delete_many(cache_keys())
     except CACHE_ERRORS as exc:
         _reason(exc)
+
+
+class _SafeCache:
+    """The cache calls the pages make directly, each answering as if the key were absent when
+    Redis is down: `add` says "yours" (so the work is done now), `get` None, writes nothing."""
+
+    def get(self, key, default=None):
+        try:
+            return cache.get(key, default)
+        except CACHE_ERRORS as exc:
+            _reason(exc)
+            return default
+
+    def add(self, key, value, timeout=None) -> bool:
+        try:
+            return cache.add(key, value, timeout)
+        except CACHE_ERRORS as exc:
+            _reason(exc)
+            return True
+
+    def set(self, key, value, timeout=None) -> None:
+        try:
+            cache.set(key, value, timeout)
+        except CACHE_ERRORS as exc:
+            _reason(exc)
+
+
+safe_cache = _SafeCache()

@@ -13,12 +13,12 @@ import math
 import time
 from typing import Any
 
-from django.core.cache import cache
 from django.db import connection
 from prometheus_client.core import REGISTRY, GaugeMetricFamily
 
 from . import conf, selectors
 from .cache import cache_key
+from .cache import safe_cache as cache
 from .checks import activity, overview
 
 logger = logging.getLogger(__name__)

@@ -11,7 +11,6 @@ import logging
 from datetime import timedelta
 
 from django.contrib import messages
-from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.db import DatabaseError
 from django.http import Http404, HttpRequest, HttpResponseNotAllowed
@@ -23,6 +22,7 @@ from apps.core import request_context
 from apps.core.validation import parse_id, text_problem
 
 from .. import conf, selectors, services
+from ..cache import safe_cache as cache
 from ..checks import activity as activity_checks
 from ..models import DataQualityCheck, Finding, FindingStatus
 from ..sections import TABS
