@@ -467,3 +467,21 @@ def test_every_ddl_fix_kind_has_a_planted_fix_test():
     registered = {kind for checks in CHECKS.values() for c in checks for kind in c.kinds}
     missing = registered - set(DDL_FIX_TESTS) - NOT_DDL
     assert not missing, f"checks without a planted fix test: {sorted(missing)}"
+
+
+def test_intersected_foreign_key_is_reported_for_review():
+    owner = conninfo("owner")
+    sql = """
+        CREATE TABLE P.ref2 (id bigint PRIMARY KEY, k int, UNIQUE (id, k));
+        CREATE TABLE P.both (id int PRIMARY KEY, ref_id bigint, ref_k int);
+        ALTER TABLE P.both ADD CONSTRAINT both_narrow FOREIGN KEY (ref_id) REFERENCES P.ref2 (id);
+        ALTER TABLE P.both ADD CONSTRAINT both_wide FOREIGN KEY (ref_id, ref_k)
+            REFERENCES P.ref2 (id, k);
+    """
+    with planted(sql, owner=owner):
+        found = open_findings()
+        item = found[_k("fk.intersected:P.both.both_narrow")]
+        assert item["severity"] == "info" and item["evidence"]["wider"] == "both_wide"
+        assert item["suggested_fix"].startswith("-- review")  # advice, not DDL: MATCH SIMPLE
+        assert _k("fk.intersected:P.both.both_wide") not in found
+        assert _k("fk.duplicate:P.both.both_narrow") not in found
