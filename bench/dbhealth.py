@@ -22,17 +22,6 @@ from django.test.utils import setup_test_environment
 
 SCHEMA = "bench_dbhealth"
 GOAL_S = 2.0
-PAGES = [
-    "overview",
-    "indexes",
-    "index-usage",
-    "tables",
-    "queries",
-    "activity",
-    "matviews",
-    "quality",
-    "findings",
-]
 
 
 def create(n: int) -> None:
@@ -91,8 +80,9 @@ def main(n: int) -> int:
     slow = []
     try:
         from apps.dbhealth import selectors
+        from apps.dbhealth.sections import SECTIONS
 
-        for page in PAGES:
+        for page in [s.slug for s in SECTIONS]:
             selectors.cache_clear()
             url = f"/admin/dbhealth/databasehealth/{page}/?refresh=1"
             start = time.perf_counter()

@@ -8,7 +8,21 @@ DEFAULTS: dict[str, Any] = {
     # Indexes
     "UNUSED_INDEX_MIN_BYTES": 1 * 1024 * 1024,  # PgHero uses 10 MB; we flag from 1 MB
     "UNUSED_INDEX_WARNING_BYTES": 100 * 1024 * 1024,
+    "UNUSED_MIN_DAYS": 7,  # no "unused" verdict until statistics are this old
+    "NULL_INDEX_MIN_ROWS": 10_000,  # leading column mostly NULL: only tables this big
+    "NULL_INDEX_FRACTION": 0.5,
+    # Bloat estimates (statistics-based; see docs/dbhealth.md for their error bounds)
+    "BLOAT_MIN_BYTES": 10 * 1024 * 1024,
+    "BLOAT_RATIO_WARNING": 0.5,
+    # Sequences: share of the usable range (the lower of the sequence's and the column's max)
+    "SEQUENCE_USED_WARNING": 0.75,
+    "SEQUENCE_USED_CRITICAL": 0.90,
     # Tables
+    "SEQ_SCAN_MIN_BYTES": 10 * 1024 * 1024,  # seq-scan-heavy: only tables this big
+    "SEQ_SCAN_MIN": 100,  # and with at least this many sequential scans
+    "TABLE_XID_AGE_WARNING": None,  # None: the table's effective autovacuum_freeze_max_age
+    "TABLE_MXID_AGE_WARNING": None,  # None: autovacuum_multixact_freeze_max_age
+    "REPLICATION_SLOT_WAL_BYTES": 1024 * 1024 * 1024,  # an active slot holding this much WAL
     "DEAD_TUPLES_MIN": 1_000,  # below this many dead tuples a table is never flagged
     "DEAD_RATIO_WARNING": 0.20,
     "DEAD_RATIO_CRITICAL": 0.50,
@@ -48,6 +62,8 @@ DEFAULTS: dict[str, Any] = {
         "signature",
         "ssn",
     ],
+    # Findings: an accepted one reopens when a number of its evidence grows this many times
+    "ACCEPT_GROWTH_FACTOR": 2.0,
     # Snapshots
     "SNAPSHOT_KEEP_DAYS": 35,
     "SPARKLINE_POINTS": 48,

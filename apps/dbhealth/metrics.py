@@ -13,11 +13,13 @@ import math
 import time
 from typing import Any
 
-from django.core.cache import cache
 from django.db import connection
 from prometheus_client.core import REGISTRY, GaugeMetricFamily
 
-from . import catalog, conf, selectors
+from . import conf, selectors
+from .cache import cache_key
+from .cache import safe_cache as cache
+from .checks import activity, overview
 
 logger = logging.getLogger(__name__)
 
@@ -27,15 +29,15 @@ _registered = False
 def snapshot_build() -> dict[str, Any]:
     from .models import DataQualityCheck
 
-    overview = catalog.database_overview()
-    tx = catalog.transaction_extremes()
+    db = overview.database_overview()
+    tx = overview.transaction_extremes()
     tables = selectors.table_report()
     worst = sorted(tables["tables"], key=lambda t: -t["dead_ratio"])[
         : conf.get("WORST_TABLES_METRICS")
     ]
     mv = selectors.matview_report()
     idx = selectors.index_report()
-    act = catalog.activity()
+    act = activity.fetch_activity()
     dq = []
     for check in DataQualityCheck.objects.filter(enabled=True).order_by("name"):
         last = check.results.order_by("-ran_at").first()
@@ -50,8 +52,8 @@ def snapshot_build() -> dict[str, Any]:
             )
     return {
         "at": time.time(),
-        "heap_hit_ratio": overview.get("heap_hit_ratio"),
-        "index_hit_ratio": overview.get("index_hit_ratio"),
+        "heap_hit_ratio": db.get("heap_hit_ratio"),
+        "index_hit_ratio": db.get("index_hit_ratio"),
         "dead_ratio": [{"table": t["qualified_name"], "ratio": t["dead_ratio"]} for t in worst],
         "matviews": [
             {"view": v["qualified_name"], "age": v["age_seconds"], "stale": v["stale"]}
@@ -77,23 +79,23 @@ def snapshot_build() -> dict[str, Any]:
 
 def snapshot_get() -> tuple[dict[str, Any] | None, bool]:
     """(snapshot, fresh_ok). Rebuilds under a lock when older than METRICS_CACHE_SECONDS."""
-    snap = cache.get(selectors.cache_key("metrics"))
+    snap = cache.get(cache_key("metrics"))
     max_age = conf.get("METRICS_CACHE_SECONDS")
     if snap is not None and time.time() - snap["at"] < max_age:
         return snap, True
-    if not cache.add(selectors.cache_key("metrics-lock"), 1, max_age):
+    if not cache.add(cache_key("metrics-lock"), 1, max_age):
         return snap, snap is not None
     try:
         snap = snapshot_build()
     except Exception:
         logger.exception("dbhealth metrics snapshot failed")
-        return cache.get(selectors.cache_key("metrics")), False
+        return cache.get(cache_key("metrics")), False
     finally:
         # A scrape may run in a thread of prometheus_client's own HTTP server (worker
         # processes): do not leave one open connection per scrape thread behind.
         if not connection.in_atomic_block:
             connection.close()
-    cache.set(selectors.cache_key("metrics"), snap, 10 * max_age)
+    cache.set(cache_key("metrics"), snap, 10 * max_age)
     return snap, True
 
 

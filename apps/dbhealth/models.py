@@ -148,6 +148,8 @@ class FindingStatus(models.TextChoices):
     OPEN = "open", "Open"
     RESOLVED = "resolved", "Resolved"
     SNOOZED = "snoozed", "Snoozed"
+    # A known condition, kept with a reason until its evidence changes materially.
+    ACCEPTED = "accepted", "Accepted"
 
 
 class Finding(models.Model):
@@ -168,6 +170,9 @@ class Finding(models.Model):
     snoozed_until = models.DateTimeField(null=True, blank=True)
     note = models.TextField(blank=True, default="")
     reopened_count = models.PositiveIntegerField(default=0)
+    accepted_reason = models.TextField(blank=True, default="")
+    # The evidence when it was accepted: the finding reopens when it grows materially.
+    accepted_evidence = JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["status", "-last_seen"]
@@ -183,3 +188,17 @@ class Finding(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class MatviewObservation(models.Model):
+    """What the catalog last showed of a materialized view: a REFRESH outside Flowbase (psql)
+    leaves no log row, but changes the view's file (plain) or its row counters (CONCURRENTLY)."""
+
+    view_name = models.CharField(max_length=200, unique=True)  # schema.name
+    fingerprint = models.CharField(max_length=100)
+    observed_at = models.DateTimeField()
+    # When the fingerprint was last seen to change (None: never, since first observed).
+    changed_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.view_name} @ {self.observed_at:%Y-%m-%d %H:%M}"

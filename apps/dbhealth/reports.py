@@ -70,6 +70,8 @@ def _project(name: str, r: dict) -> dict[str, Any]:
     if name == "indexes":
         return {
             "observed_since": r["observed_since"],
+            "unused_verdicts_from": r["unused_verdicts_from"],
+            "unused_min_days": r["unused_min_days"],
             "unused_min_bytes": r["unused_min_bytes"],
             "unused_bytes": r["unused_bytes"],
             "indexes": [
@@ -179,6 +181,8 @@ def text(doc: dict[str, Any]) -> str:
         flagged = [i for i in ix if i["flags"]]
         lines.append(
             f"[indexes] {len(ix)} indexes, {len(flagged)} flagged, unused {s['indexes']['unused_bytes']:,} bytes"
+            f"; observing since {s['indexes']['observed_since'] or 'unknown'}, "
+            f"unused verdicts from {s['indexes']['unused_verdicts_from'] or 'unknown'}"
         )
         lines += [
             f"  {','.join(i['flags']):18} {i['schema']}.{i['name']} ({i['size_bytes']:,} B)"

@@ -12,10 +12,19 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
 
+from apps.audit.services import audit_action_record
 from apps.core.db import first_line
+from apps.ops.matviews import REGISTRY as MATVIEW_REGISTRY
+from apps.ops.tasks import refresh_matview_task
 
-from . import catalog, conf, querytext, redaction, selectors, sqlcheck
+from . import cache as dbcache
+from . import conf, querytext, redaction, sqlcheck
+from . import sections as registry
+from .checks import activity
+from .checks import indexes as index_checks
+from .checks import quality as dq
 from .models import (
+    SEVERITY_RANK,
     CheckKind,
     DataQualityCheck,
     DataQualityResult,
@@ -23,19 +32,12 @@ from .models import (
     FindingStatus,
     IndexUsageSnapshot,
 )
+from .runner import CatalogError
 
 logger = logging.getLogger(__name__)
 
 # Which finding kinds each collector owns: a sync only auto-resolves kinds it looked at.
-KINDS_BY_SECTION = {
-    "overview": ("database.",),
-    "indexes": ("index.", "fk."),
-    "tables": ("table.", "partition."),
-    "queries": ("settings",),
-    "activity": ("activity.",),
-    "matviews": ("matview.",),
-    "quality": ("quality.",),
-}
+KINDS_BY_SECTION = {s.name: s.kinds for s in registry.SECTIONS if s.reported}
 
 
 def _jsonable(value: Any) -> Any:
@@ -48,12 +50,19 @@ def _jsonable(value: Any) -> Any:
 
 
 @transaction.atomic
-def findings_sync(*, candidates: Iterable[dict], kind_prefixes: tuple[str, ...]) -> dict[str, int]:
+def findings_sync(
+    *,
+    candidates: Iterable[dict],
+    kind_prefixes: tuple[str, ...],
+    skipped_kinds: Iterable[str] = (),
+) -> dict[str, int]:
     """Upsert current findings by key; resolve vanished ones; reopen resolved ones that came back.
 
     Only findings whose kind starts with one of `kind_prefixes` are auto-resolved, so a
-    data-quality run never closes an index finding.
+    data-quality run never closes an index finding; nor does a check that failed this time
+    (`skipped_kinds`) close its own.
     """
+    skipped = set(skipped_kinds)
     now = timezone.now()
     current = {c["key"]: c for c in candidates}
     existing = {f.key: f for f in Finding.objects.select_for_update().filter(key__in=list(current))}
@@ -84,17 +93,28 @@ def findings_sync(*, candidates: Iterable[dict], kind_prefixes: tuple[str, ...])
         elif f.status == FindingStatus.SNOOZED and f.snoozed_until and f.snoozed_until <= now:
             f.status = FindingStatus.OPEN
             f.snoozed_until = None
+        elif f.status == FindingStatus.ACCEPTED:
+            changed = material_change(f.accepted_evidence, fields["evidence"])
+            if changed or SEVERITY_RANK.get(fields["severity"], 0) > SEVERITY_RANK.get(
+                f.accepted_evidence.get("_severity"), 0
+            ):
+                f.status = FindingStatus.OPEN
+                f.reopened_count += 1
+                f.note = (f.note + "\n" if f.note else "") + (
+                    f"{now:%Y-%m-%d %H:%M} reopened: evidence changed since accepted ({changed or 'severity'})"
+                )
+                stats["reopened"] += 1
         f.save()
         stats["updated"] += 1
     # A concurrent sync may have inserted the same key a moment ago: keep its row (unique key).
     stats["created"] = len(Finding.objects.bulk_create(new, ignore_conflicts=True))
     gone = (
         Finding.objects.select_for_update()
-        .filter(status__in=[FindingStatus.OPEN, FindingStatus.SNOOZED])
+        .filter(status__in=[FindingStatus.OPEN, FindingStatus.SNOOZED, FindingStatus.ACCEPTED])
         .exclude(key__in=list(current))
     )
     for f in gone:
-        if any(f.kind.startswith(p) for p in kind_prefixes):
+        if f.kind not in skipped and any(f.kind.startswith(p) for p in kind_prefixes):
             f.status = FindingStatus.RESOLVED
             f.resolved_at = now
             f.resolved_by = None
@@ -109,32 +129,26 @@ def findings_sync(*, candidates: Iterable[dict], kind_prefixes: tuple[str, ...])
 
 def findings_refresh(*, sections: Iterable[str] | None = None) -> dict[str, Any]:
     """Collect every section now (no cache), sync findings, and return the fresh reports."""
-    builders = {
-        "overview": selectors.overview_report,
-        "indexes": selectors.index_report,
-        "tables": selectors.table_report,
-        "queries": selectors.query_report,
-        "activity": selectors.activity_report,
-        "matviews": selectors.matview_report,
-        "quality": selectors.quality_report,
-    }
-    wanted = list(sections or builders)
+    wanted = list(sections or KINDS_BY_SECTION)
     reports: dict[str, Any] = {}
     candidates: list[dict] = []
     prefixes: list[str] = []
+    skipped: list[str] = []
     for name in wanted:
         try:
-            reports[name] = builders[name]()
+            reports[name] = registry.build(name)
         except Exception:
             # A section that fails (timeout, missing permission) must not resolve its findings.
             logger.exception("dbhealth: section %s failed", name)
             continue
         candidates.extend(reports[name].get("findings", []))
         prefixes.extend(KINDS_BY_SECTION[name])
+        skipped.extend(c["kind"] for c in reports[name].get("skipped_checks", []))
     for name, report in reports.items():
-        if name != "quality":  # read live from the ORM, never cached
-            selectors.cache_put("queries:total" if name == "queries" else name, report)
-    reports["sync"] = findings_sync(candidates=candidates, kind_prefixes=tuple(prefixes))
+        dbcache.cache_put("queries:total" if name == "queries" else name, report)
+    reports["sync"] = findings_sync(
+        candidates=candidates, kind_prefixes=tuple(prefixes), skipped_kinds=skipped
+    )
     return reports
 
 
@@ -149,6 +163,38 @@ def finding_resolve(*, finding: Finding, user_id: int | None, note: str = "") ->
         finding.note = (
             finding.note + "\n" if finding.note else ""
         ) + f"{now:%Y-%m-%d %H:%M} resolved: {note}"
+    finding.save()
+    return finding
+
+
+def material_change(baseline: dict, evidence: dict) -> str:
+    """The first evidence number that grew ACCEPT_GROWTH_FACTOR times since the baseline ('' if
+    none did): a 2x bigger unused index is not the condition someone accepted."""
+    factor = conf.get("ACCEPT_GROWTH_FACTOR")
+    for name, before in (baseline or {}).items():
+        after = (evidence or {}).get(name)
+        numbers = all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in (before, after)
+        )
+        if numbers and before > 0 and after >= factor * before:
+            return f"{name} {before:,} → {after:,}"
+    return ""
+
+
+@transaction.atomic
+def finding_accept(*, finding: Finding, user_id: int | None, reason: str) -> Finding:
+    """Keep a known condition out of the open list until its evidence changes materially."""
+    if not reason.strip():
+        raise ValueError("accepting a finding needs a reason")
+    now = timezone.now()
+    finding.status = FindingStatus.ACCEPTED
+    finding.accepted_reason = reason.strip()
+    finding.accepted_evidence = {**(finding.evidence or {}), "_severity": finding.severity}
+    finding.resolved_by_id = user_id  # who acted last
+    finding.snoozed_until = None
+    finding.note = (finding.note + "\n" if finding.note else "") + (
+        f"{now:%Y-%m-%d %H:%M} accepted: {reason.strip()}"
+    )
     finding.save()
     return finding
 
@@ -179,8 +225,8 @@ def index_usage_snapshot_take(*, now: datetime | None = None) -> int:
     reset: the delta is then the new counter itself, so no usage is lost or counted negative.
     """
     now = now or timezone.now()
-    reset_at = catalog.stats_reset_at()
-    indexes = catalog.indexes()
+    reset_at = index_checks.stats_reset_at()
+    indexes = index_checks.fetch_indexes()
     previous = {
         (s.schema_name, s.index_name): s
         for s in IndexUsageSnapshot.objects.filter(
@@ -231,10 +277,10 @@ class CheckError(Exception):
 def _require_table(table: str) -> dict[str, str]:
     if not table:
         raise CheckError("no target table")
-    refused = catalog.table_access(table)
+    refused = dq.table_access(table)
     if refused:
         raise CheckError(refused)
-    columns = catalog.table_columns(table)
+    columns = dq.table_columns(table)
     if columns is None:
         raise CheckError("table missing")
     return columns
@@ -256,13 +302,13 @@ def _evaluate(check: DataQualityCheck) -> tuple[int, int | None, list[dict]]:
         query = p.get("sql") or ""
         if not query.strip():
             raise CheckError("params.sql is empty")
-        failed, rows = catalog.dq_custom_sql(query, sample=sample, timeout_ms=timeout)
+        failed, rows = dq.dq_custom_sql(query, sample=sample, timeout_ms=timeout)
         return failed, None, rows
     columns = _require_table(check.target_table)
-    key = [c for c in catalog.primary_key_columns(check.target_table) if c in columns] or []
+    key = [c for c in dq.primary_key_columns(check.target_table) if c in columns] or []
     if kind == CheckKind.MISSING:
         col_type = _require_column(columns, check.target_column)
-        return catalog.dq_missing(
+        return dq.dq_missing(
             check.target_table,
             check.target_column,
             col_type,
@@ -273,30 +319,30 @@ def _evaluate(check: DataQualityCheck) -> tuple[int, int | None, list[dict]]:
     if kind == CheckKind.VALIDITY:
         _require_column(columns, check.target_column)
         try:
-            return catalog.dq_validity(
+            return dq.dq_validity(
                 check.target_table, check.target_column, p, key, sample=sample, timeout_ms=timeout
             )
-        except catalog.CatalogError as exc:
+        except CatalogError as exc:
             raise CheckError(str(exc)) from exc
     if kind == CheckKind.DUPLICATE:
         cols = p.get("columns") or [check.target_column]
         for c in cols:
             _require_column(columns, c)
-        return catalog.dq_duplicate(
+        return dq.dq_duplicate(
             check.target_table, cols, bool(p.get("ignore_case")), sample=sample, timeout_ms=timeout
         )
     if kind == CheckKind.REFERENTIAL:
         _require_column(columns, check.target_column)
         ref_table = p.get("ref_table") or ""
         ref_column = p.get("ref_column") or "id"
-        refused = catalog.table_access(ref_table) if ref_table else ""
+        refused = dq.table_access(ref_table) if ref_table else ""
         if refused:
             raise CheckError(refused)
-        ref_columns = catalog.table_columns(ref_table) if ref_table else None
+        ref_columns = dq.table_columns(ref_table) if ref_table else None
         if ref_columns is None:
             raise CheckError(f"referenced table missing: {ref_table or '(none)'}")
         _require_column(ref_columns, ref_column)
-        return catalog.dq_referential(
+        return dq.dq_referential(
             check.target_table,
             check.target_column,
             ref_table,
@@ -308,7 +354,7 @@ def _evaluate(check: DataQualityCheck) -> tuple[int, int | None, list[dict]]:
     if kind == CheckKind.FRESHNESS:
         _require_column(columns, check.target_column)
         max_age = float(p.get("max_age_seconds") or 24 * 3600)
-        row = catalog.dq_freshness(check.target_table, check.target_column, timeout_ms=timeout)
+        row = dq.dq_freshness(check.target_table, check.target_column, timeout_ms=timeout)
         age = row.get("age_seconds")
         stale = age is None or age > max_age
         sample_rows = [
@@ -316,7 +362,7 @@ def _evaluate(check: DataQualityCheck) -> tuple[int, int | None, list[dict]]:
         ]
         return int(stale), 1, sample_rows if stale else []
     if kind == CheckKind.ROW_COUNT:
-        n = catalog.dq_row_count(check.target_table, timeout_ms=timeout)
+        n = dq.dq_row_count(check.target_table, timeout_ms=timeout)
         low, high = p.get("min"), p.get("max")
         bad = (low is not None and n < low) or (high is not None and n > high)
         return int(bad), n, [{"row_count": n, "min": low, "max": high}] if bad else []
@@ -369,10 +415,10 @@ def dataquality_check_problems(
     tables = [target_table] if target_table and kind != CheckKind.CUSTOM_SQL else []
     if kind == CheckKind.REFERENTIAL and params.get("ref_table"):
         tables.append(str(params["ref_table"]))
-    refused = [msg for msg in (catalog.table_access(t) for t in tables) if msg]
+    refused = [msg for msg in (dq.table_access(t) for t in tables) if msg]
     problems += refused
     if target_table and target_column and kind != CheckKind.CUSTOM_SQL and not refused:
-        columns = catalog.table_columns(target_table)
+        columns = dq.table_columns(target_table)
         if columns is not None and target_column not in columns:
             problems.append(f"{target_table} has no column {target_column}")
     return problems
@@ -398,7 +444,7 @@ def dataquality_check_run(*, check: DataQualityCheck) -> DataQualityResult:
     failed, total, rows, error = 0, None, [], ""
     try:
         failed, total, rows = _evaluate(check)
-    except (CheckError, catalog.CatalogError) as exc:
+    except (CheckError, CatalogError) as exc:
         error = str(exc)
     except Exception as exc:  # SQL error, timeout: stored, never raised to the runner
         error = first_line(exc, limit=500)
@@ -432,15 +478,7 @@ def dataquality_run(*, names: Iterable[str] | None = None) -> list[DataQualityRe
 # --- activity, matviews ------------------------------------------------------------------------
 
 
-def _audit(
-    *, action_name: str, target: str, target_pk: str, details: dict, actor_id, request_id
-) -> bool:
-    try:
-        from apps.audit.services import audit_action_record
-    except ImportError:
-        # TODO(issue 7): apps.audit is being built; until then the action goes to the log only.
-        logger.warning("AUDIT %s %s:%s by %s %s", action_name, target, target_pk, actor_id, details)
-        return False
+def _audit(*, action_name: str, target: str, target_pk: str, details: dict, actor_id, request_id):
     audit_action_record(
         action_name=action_name,
         target=target,
@@ -449,14 +487,13 @@ def _audit(
         actor_id=actor_id,
         request_id=request_id,
     )
-    return True
 
 
 def backend_signal(*, pid: int, action: str, actor_id: int | None, request_id: str | None) -> bool:
     if action not in ("cancel", "terminate"):
         raise ValueError(action)
-    before = catalog.backend(pid)
-    ok = catalog.backend_signal(pid, action)
+    before = activity.backend(pid)
+    ok = activity.backend_signal(pid, action)
     _audit(
         action_name=f"dbhealth.backend_{action}",
         target="pg_stat_activity",
@@ -471,21 +508,14 @@ def backend_signal(*, pid: int, action: str, actor_id: int | None, request_id: s
         actor_id=actor_id,
         request_id=request_id,
     )
-    selectors.cache_clear()
+    dbcache.cache_clear()
     return ok
 
 
 def matview_refresh_enqueue(*, name: str, actor_id: int | None, request_id: str | None) -> str:
     """Enqueue apps.ops' refresh task for a registered view; returns the task id."""
-    registry, note = selectors._ops_registry()
-    if note:
-        raise LookupError(note)
-    if name not in registry:
+    if name not in MATVIEW_REGISTRY:
         raise LookupError(f"{name} is not in apps.ops.matviews.REGISTRY")
-    try:
-        from apps.ops.tasks import refresh_matview_task
-    except ImportError as exc:
-        raise LookupError("apps.ops.tasks.refresh_matview_task is not available yet") from exc
     result = refresh_matview_task.delay(name)
     _audit(
         action_name="dbhealth.matview_refresh",

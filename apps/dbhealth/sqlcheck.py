@@ -2,7 +2,7 @@
 (pglast, PostgreSQL's own parser) — never by searching the text for `;`.
 
 This is the first fence; the second is that every check runs as the read-only role in a READ ONLY
-transaction (apps/dbhealth/catalog.py), which holds even for SQL that slipped past this one.
+transaction (apps/dbhealth/runner.py), which holds even for SQL that slipped past this one.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET
 
 from apps.core import endpoint_access
 
-from . import catalog, conf, selectors
+from . import conf, runner, selectors
 
 _migrations_ok_until = 0.0
 
@@ -29,7 +29,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 def _check_database() -> tuple[bool, str]:
     try:
-        return catalog.ping(), "ok"
+        return runner.ping(), "ok"
     except Exception as exc:
         return False, str(exc).splitlines()[0][:200]
 

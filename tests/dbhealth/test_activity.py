@@ -131,12 +131,12 @@ def test_pages_do_not_wait_behind_a_migration_lock(scratch, admin_client_dbh):
 def test_a_catalog_timeout_gives_a_503_page_not_a_500(admin_client_dbh, monkeypatch):
     from django.db import OperationalError
 
-    from apps.dbhealth import catalog
+    from apps.dbhealth.checks import indexes
 
     def boom(*a, **k):
         raise OperationalError("canceling statement due to lock timeout")
 
-    monkeypatch.setattr(catalog, "indexes", boom)
+    monkeypatch.setattr(indexes, "fetch_indexes", boom)
     response = admin_client_dbh.get(page_url("indexes") + "?refresh=1")
     assert response.status_code == 503
     assert b'id="dbh-unavailable"' in response.content and b"lock timeout" in response.content

@@ -186,10 +186,10 @@ def test_overview_and_queries_pages(scratch, admin_client_dbh):
 
 
 def test_queries_page_says_when_extension_missing(scratch, admin_client_dbh, monkeypatch):
-    from apps.dbhealth import catalog
+    from apps.dbhealth.checks import queries
 
     monkeypatch.setattr(
-        catalog,
+        queries,
         "pg_stat_statements_status",
         lambda: {"installed": False, "preloaded": False, "available": False},
     )
@@ -224,13 +224,14 @@ def test_index_usage_snapshots_survive_a_stats_reset(scratch, admin_client_dbh):
 
 
 def test_snapshot_detects_a_stats_reset_by_timestamp(scratch, monkeypatch):
-    from apps.dbhealth import catalog, services
+    from apps.dbhealth import services
+    from apps.dbhealth.checks import indexes
     from apps.dbhealth.models import IndexUsageSnapshot
 
     now = timezone.now()
-    monkeypatch.setattr(catalog, "stats_reset_at", lambda: now - timedelta(days=2))
+    monkeypatch.setattr(indexes, "stats_reset_at", lambda: now - timedelta(days=2))
     services.index_usage_snapshot_take(now=now - timedelta(hours=1))
-    monkeypatch.setattr(catalog, "stats_reset_at", lambda: now - timedelta(minutes=5))
+    monkeypatch.setattr(indexes, "stats_reset_at", lambda: now - timedelta(minutes=5))
     services.index_usage_snapshot_take(now=now)
     rows = IndexUsageSnapshot.objects.filter(schema_name=SCHEMA, taken_at=now)
     assert rows.exists() and all(r.reset_detected and r.delta_scans == r.idx_scan for r in rows)

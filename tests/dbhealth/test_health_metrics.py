@@ -38,12 +38,12 @@ def test_readyz_needs_a_fresh_beat_heartbeat(client):
 
 
 def test_readyz_reports_a_down_database(client, monkeypatch):
-    from apps.dbhealth import catalog
+    from apps.dbhealth import runner
 
     def down():
         raise RuntimeError("connection refused")
 
-    monkeypatch.setattr(catalog, "ping", down)
+    monkeypatch.setattr(runner, "ping", down)
     r = client.get("/readyz")
     assert r.status_code == 503 and r.json()["checks"]["database"] == {
         "ok": False,

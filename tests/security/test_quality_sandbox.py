@@ -16,7 +16,8 @@ from django.contrib.auth.models import Group, Permission
 from django.db import DatabaseError
 
 from apps.audit.models import AuditEventRow
-from apps.dbhealth import catalog, redaction, services, sqlcheck
+from apps.dbhealth import redaction, runner, services, sqlcheck
+from apps.dbhealth.checks import quality
 from apps.dbhealth.models import DataQualityCheck, DataQualityResult, Finding
 from tests.db import conninfo
 
@@ -72,7 +73,7 @@ def _assert_blocked(result: DataQualityResult, *fragments: str) -> None:
 
 def _sandbox_refuses(sql: str, fragment: str) -> None:
     with pytest.raises(DatabaseError, match=fragment):
-        catalog.sandbox_fetch(sql, timeout_ms=2_000)
+        runner.sandbox_fetch(sql, timeout_ms=2_000)
 
 
 # --- custom SQL attacks -------------------------------------------------------------------------
@@ -156,7 +157,7 @@ def test_attack_custom_sql_writes_through_every_door():
 
 
 def test_an_advisory_lock_taken_by_a_check_does_not_outlive_it():
-    catalog.sandbox_fetch("SELECT pg_advisory_lock(424242)", timeout_ms=2_000)
+    runner.sandbox_fetch("SELECT pg_advisory_lock(424242)", timeout_ms=2_000)
     with psycopg.connect(conninfo("default"), autocommit=True) as other:
         assert other.execute("SELECT pg_try_advisory_lock(424242)").fetchone() == (True,)
 
@@ -164,8 +165,8 @@ def test_an_advisory_lock_taken_by_a_check_does_not_outlive_it():
 def test_the_sandbox_never_runs_as_another_login(settings):
     """READONLY_DATABASE_URL pointing at a more privileged login is refused, not used."""
     settings.FLOWBASE_DB_ROLES = {**settings.FLOWBASE_DB_ROLES, "READONLY": "someone_else"}
-    with pytest.raises(catalog.CatalogError, match="refused"):
-        catalog.sandbox_fetch("SELECT 1", timeout_ms=1_000)
+    with pytest.raises(runner.CatalogError, match="refused"):
+        runner.sandbox_fetch("SELECT 1", timeout_ms=1_000)
 
 
 # --- structured checks and samples ---------------------------------------------------------
@@ -176,7 +177,7 @@ def test_attack_validity_check_on_auth_user_password(django_user_model):
     result = _run("validity", table="auth_user", column="password", params={"regex": "^$"})
     _assert_blocked(result, "sensitive")
     with pytest.raises(DatabaseError, match="permission denied"):
-        catalog.dq_validity(
+        quality.dq_validity(
             "auth_user", "password", {"regex": "^$"}, ["id"], sample=5, timeout_ms=2_000
         )
 

@@ -6,7 +6,7 @@ from django.http import HttpRequest
 from django.shortcuts import redirect
 from django.urls import path
 
-from .. import services
+from .. import sections, services
 from ..models import DatabaseHealth, DataQualityCheck, DataQualityResult, Finding
 from . import views
 
@@ -49,23 +49,18 @@ class DatabaseHealthAdmin(admin.ModelAdmin):
             return self.admin_site.admin_view(inner)
 
         pages = [
-            path("overview/", wrap(views.overview), name="dbhealth_overview"),
-            path("indexes/", wrap(views.indexes), name="dbhealth_indexes"),
-            path("index-usage/", wrap(views.index_usage), name="dbhealth_index_usage"),
-            path("tables/", wrap(views.tables), name="dbhealth_tables"),
-            path("queries/", wrap(views.queries), name="dbhealth_queries"),
-            path("activity/", wrap(views.activity), name="dbhealth_activity"),
+            path(f"{s.slug}/", wrap(getattr(views, s.view)), name=f"dbhealth_{s.name}")
+            for s in sections.SECTIONS
+        ]
+        pages += [
             path(
                 "activity/<int:pid>/<str:action>/",
                 wrap(views.activity_signal),
                 name="dbhealth_activity_signal",
             ),
-            path("matviews/", wrap(views.matviews), name="dbhealth_matviews"),
             path("matviews/refresh/", wrap(views.matview_refresh), name="dbhealth_matview_refresh"),
-            path("quality/", wrap(views.quality), name="dbhealth_quality"),
             path("quality/run/", wrap(views.quality_run), name="dbhealth_quality_run"),
             path("quality/<int:pk>/", wrap(views.quality_check), name="dbhealth_quality_check"),
-            path("findings/", wrap(views.findings), name="dbhealth_findings"),
             path(
                 "findings/<int:pk>/<str:action>/",
                 wrap(views.finding_action),

@@ -11,7 +11,6 @@ import logging
 from datetime import timedelta
 
 from django.contrib import messages
-from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.db import DatabaseError
 from django.http import Http404, HttpRequest, HttpResponseNotAllowed
@@ -23,23 +22,14 @@ from apps.audit import request_context
 from apps.core.validation import parse_id, text_problem
 
 from .. import conf, selectors, services
+from ..cache import safe_cache as cache
+from ..checks import activity as activity_checks
 from ..models import DataQualityCheck, Finding, FindingStatus
+from ..sections import TABS
 
 logger = logging.getLogger(__name__)
 
 VIEW_PERM = "dbhealth.view_databasehealth"
-
-TABS = [
-    ("overview", "Overview"),
-    ("indexes", "Index usage"),
-    ("index_usage", "Index usage over time"),
-    ("tables", "Tables and partitions"),
-    ("queries", "Slow queries"),
-    ("activity", "Activity and locks"),
-    ("matviews", "Materialized views"),
-    ("quality", "Data quality"),
-    ("findings", "Findings"),
-]
 
 
 def degrade(view):
@@ -428,9 +418,7 @@ def activity_signal(request, model_admin, pid: int, action: str):
     if action not in ("cancel", "terminate"):
         raise Http404
     require(request, f"dbhealth.{action}_backend")
-    from .. import catalog
-
-    backend = catalog.backend(pid)
+    backend = activity_checks.backend(pid)
     if request.method == "POST":
         if backend is None or backend["is_self"]:
             messages.error(request, f"Backend {pid} is gone or cannot be signalled.")
