@@ -27,7 +27,7 @@ _registered = False
 
 
 def snapshot_build() -> dict[str, Any]:
-    from .models import DataQualityCheck
+    from .models import DataQualityResult
 
     db = overview.database_overview()
     tx = overview.transaction_extremes()
@@ -39,17 +39,22 @@ def snapshot_build() -> dict[str, Any]:
     idx = selectors.index_report()
     act = activity.fetch_activity()
     dq = []
-    for check in DataQualityCheck.objects.filter(enabled=True).order_by("name"):
-        last = check.results.order_by("-ran_at").first()
-        if last is not None:
-            dq.append(
-                {
-                    "check": check.name,
-                    "failed": last.failed_count,
-                    "passed": last.passed,
-                    "error": bool(last.error),
-                }
-            )
+    # The newest result of each enabled check, in one query.
+    latest = (
+        DataQualityResult.objects.filter(check_ref__enabled=True)
+        .select_related("check_ref")
+        .order_by("check_ref_id", "-ran_at")
+        .distinct("check_ref_id")
+    )
+    for last in sorted(latest, key=lambda r: r.check_ref.name):
+        dq.append(
+            {
+                "check": last.check_ref.name,
+                "failed": last.failed_count,
+                "passed": last.passed,
+                "error": bool(last.error),
+            }
+        )
     return {
         "at": time.time(),
         "heap_hit_ratio": db.get("heap_hit_ratio"),

@@ -49,6 +49,24 @@ def _jsonable(value: Any) -> Any:
 # --- findings --------------------------------------------------------------------------------
 
 
+# What a sync may change on an existing finding.
+SYNCED_FIELDS = [
+    "kind",
+    "severity",
+    "object_name",
+    "title",
+    "evidence",
+    "suggested_fix",
+    "last_seen",
+    "status",
+    "reopened_count",
+    "resolved_at",
+    "resolved_by",
+    "snoozed_until",
+    "note",
+]
+
+
 @transaction.atomic
 def findings_sync(
     *,
@@ -68,6 +86,7 @@ def findings_sync(
     existing = {f.key: f for f in Finding.objects.select_for_update().filter(key__in=list(current))}
     stats = {"created": 0, "updated": 0, "reopened": 0, "resolved": 0}
     new: list[Finding] = []
+    changed_rows: list[Finding] = []
     for key, c in current.items():
         fields = {
             "kind": c["kind"],
@@ -104,8 +123,10 @@ def findings_sync(
                     f"{now:%Y-%m-%d %H:%M} reopened: evidence changed since accepted ({changed or 'severity'})"
                 )
                 stats["reopened"] += 1
-        f.save()
+        changed_rows.append(f)
         stats["updated"] += 1
+    # One statement for all of them, not one UPDATE per finding.
+    Finding.objects.bulk_update(changed_rows, SYNCED_FIELDS, batch_size=500)
     # A concurrent sync may have inserted the same key a moment ago: keep its row (unique key).
     stats["created"] = len(Finding.objects.bulk_create(new, ignore_conflicts=True))
     gone = (
@@ -113,6 +134,7 @@ def findings_sync(
         .filter(status__in=[FindingStatus.OPEN, FindingStatus.SNOOZED, FindingStatus.ACCEPTED])
         .exclude(key__in=list(current))
     )
+    resolved: list[Finding] = []
     for f in gone:
         if f.kind not in skipped and any(f.kind.startswith(p) for p in kind_prefixes):
             f.status = FindingStatus.RESOLVED
@@ -122,8 +144,9 @@ def findings_sync(
             f.note = (
                 f.note + "\n" if f.note else ""
             ) + f"{now:%Y-%m-%d %H:%M} auto-resolved: condition cleared"
-            f.save()
+            resolved.append(f)
             stats["resolved"] += 1
+    Finding.objects.bulk_update(resolved, SYNCED_FIELDS, batch_size=500)
     return stats
 
 

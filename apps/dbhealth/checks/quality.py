@@ -8,6 +8,8 @@ import re
 from collections import defaultdict
 from typing import Any
 
+from django.db.models import F, Window
+from django.db.models.functions import RowNumber
 from psycopg import sql
 
 from apps.core.roles import config as roles_config
@@ -236,9 +238,19 @@ def dq_custom_sql(query: str, *, sample: int, timeout_ms: int):
 def report(history: int = 30) -> dict[str, Any]:
     checks = list(DataQualityCheck.objects.order_by("name"))
     results: dict[int, list[DataQualityResult]] = defaultdict(list)
-    # One bounded query per check keeps each history short; there are tens of checks, not thousands.
-    for check in checks:
-        results[check.pk] = list(check.results.order_by("-ran_at")[:history])
+    # Each check's last `history` results in one query (a window per check), newest first.
+    recent = (
+        DataQualityResult.objects.filter(check_ref__in=checks)
+        .annotate(
+            recency=Window(
+                RowNumber(), partition_by=[F("check_ref_id")], order_by=F("ran_at").desc()
+            )
+        )
+        .filter(recency__lte=history)
+        .order_by("check_ref_id", "-ran_at")
+    )
+    for result in recent:
+        results[result.check_ref_id].append(result)
     rows = []
     findings = []
     for check in checks:
