@@ -13,7 +13,7 @@ from pathlib import Path
 
 APPS_DIR = Path(__file__).resolve().parents[1] / "apps"
 
-FLOOR = {"core", "pg", "audit"}  # what every domain app may lean on
+FLOOR = {"core", "pg", "audit", "origins"}  # what every domain app may lean on
 DOMAIN = {
     "projects",
     "workflows",

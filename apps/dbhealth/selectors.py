@@ -54,8 +54,8 @@ def table_report() -> dict[str, Any]:
     return sections.build("tables")
 
 
-def query_report(order: str = "total", limit: int = 50) -> dict[str, Any]:
-    return sections.build("queries", order=order, limit=limit)
+def query_report(order: str = "total", limit: int = 50, origin: str = "") -> dict[str, Any]:
+    return sections.build("queries", order=order, limit=limit, origin=origin)
 
 
 def activity_report() -> dict[str, Any]:

@@ -24,6 +24,7 @@ from apps.core.validation import parse_id, text_problem
 from .. import conf, selectors, services
 from ..cache import safe_cache as cache
 from ..checks import activity as activity_checks
+from ..checks.queries import filter_by_origin
 from ..models import DataQualityCheck, Finding, FindingStatus
 from ..sections import TABS
 
@@ -313,9 +314,13 @@ def queries(request, model_admin):
     order = request.GET.get("order", "total")
     if order not in ("total", "mean", "calls"):
         order = "total"
-    report = selectors.cached(
-        f"queries:{order}", lambda: selectors.query_report(order), refresh=_refresh(request)
-    )
+    origin = request.GET.get("origin", "").strip()[:200]
+    if origin:  # a search over more statements than the cached top list
+        report = selectors.query_report(order, origin=origin)
+    else:
+        report = selectors.cached(
+            f"queries:{order}", lambda: selectors.query_report(order), refresh=_refresh(request)
+        )
     return _render(request, model_admin, "queries", "queries.html", {"report": report})
 
 
@@ -326,6 +331,8 @@ def activity(request, model_admin):
     report = selectors.cached(
         "activity", selectors.activity_report, refresh=_refresh(request), ttl=5
     )
+    origin = request.GET.get("origin", "")[:200]
+    report = {**report, "backends": filter_by_origin(report["backends"], origin), "origin": origin}
     return _render(request, model_admin, "activity", "activity.html", {"report": report})
 
 

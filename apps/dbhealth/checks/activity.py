@@ -10,6 +10,7 @@ from django.db import DEFAULT_DB_ALIAS
 from .. import conf, querytext
 from ..runner import fetch, fetch_one, own_backend_pids
 from .base import Severity, finding
+from .queries import add_origin
 
 
 def fetch_activity(limit: int = 500) -> list[dict[str, Any]]:
@@ -22,7 +23,7 @@ def fetch_activity(limit: int = 500) -> list[dict[str, Any]]:
                extract(epoch FROM now() - query_start)::float8 AS query_seconds,
                extract(epoch FROM now() - state_change)::float8 AS state_seconds,
                age(backend_xmin)::bigint AS xmin_age,
-               left(query, 1000) AS query,
+               left(query, 1000) AS query, right(query, 600) AS query_tail,
                pg_blocking_pids(pid) AS blocked_by
         FROM pg_stat_activity
         WHERE datname = current_database() AND pid <> pg_backend_pid()
@@ -65,6 +66,7 @@ def backend_signal(pid: int, action: str) -> bool:
 def report() -> dict[str, Any]:
     rows = fetch_activity()
     for r in rows:
+        add_origin(r)
         r["query"] = querytext.mask_literals(r.get("query"))
     long_s = conf.get("LONG_TRANSACTION_SECONDS")
     idle_s = conf.get("IDLE_IN_TRANSACTION_SECONDS")
