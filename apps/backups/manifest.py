@@ -46,7 +46,9 @@ WITH user_ns AS (
 )
 SELECT
   (SELECT count(*) FROM own WHERE relkind IN ('r', 'p')) AS tables,
-  (SELECT count(*) FROM own WHERE relkind IN ('i', 'I')) AS indexes,
+  -- pg_dump leaves out invalid indexes (a failed CREATE INDEX CONCURRENTLY): so does this.
+  (SELECT count(*) FROM own JOIN pg_index i ON i.indexrelid = own.oid
+    WHERE own.relkind = 'I' OR i.indisvalid) AS indexes,
   (SELECT count(*) FROM own WHERE relkind = 'v') AS views,
   (SELECT count(*) FROM own WHERE relkind = 'm') AS matviews,
   (SELECT count(*) FROM own WHERE relkind = 'S') AS sequences,

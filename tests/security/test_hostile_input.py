@@ -233,6 +233,19 @@ def build_world(django_user_model):
         dimension=8,
         external_id="hostile-1",
     )
+    from apps.backups.models import BackupRun, RestoreTest
+
+    backup = BackupRun.objects.create(
+        kind="logical", status="ok", database="flowbase", started_at=timezone.now()
+    )
+    RestoreTest.objects.create(
+        backup=backup,
+        status="passed",
+        started_at=timezone.now(),
+        finished_at=timezone.now(),
+        duration_ms=1,
+        scratch_database="flowbase_verify_1",
+    )
     dbh_services.dataquality_run()
     dbh_services.findings_refresh()
     ops_services.heartbeat_record()
