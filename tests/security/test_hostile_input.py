@@ -233,6 +233,19 @@ def build_world(django_user_model):
         dimension=8,
         external_id="hostile-1",
     )
+    from apps.backups.models import BackupRun, RestoreTest
+
+    backup = BackupRun.objects.create(
+        kind="logical", status="ok", database="flowbase", started_at=timezone.now()
+    )
+    RestoreTest.objects.create(
+        backup=backup,
+        status="passed",
+        started_at=timezone.now(),
+        finished_at=timezone.now(),
+        duration_ms=1,
+        scratch_database="flowbase_verify_1",
+    )
     dbh_services.dataquality_run()
     dbh_services.findings_refresh()
     ops_services.heartbeat_record()
@@ -249,24 +262,11 @@ def build_world(django_user_model):
         "1",
         stdout=io.StringIO(),
     )
-    # A hold on a restored workflow (archive_restore writes it as the owner) and a backup with
-    # its restore test, for their admins.
-    from apps.backups.models import BackupRun, RestoreTest
+    # A hold on a restored workflow (archive_restore writes it as the owner), for its admin.
     from apps.ops.models import ArchiveHold
 
     ArchiveHold.objects.using("owner").create(
         workflow_id=first.workflow_id, restored_at=timezone.now()
-    )
-    backup = BackupRun.objects.create(
-        kind="logical", status="ok", database="flowbase", started_at=timezone.now()
-    )
-    RestoreTest.objects.create(
-        backup=backup,
-        status="passed",
-        started_at=timezone.now(),
-        finished_at=timezone.now(),
-        duration_ms=1,
-        scratch_database="flowbase_restore_test",
     )
     # The first user (the one the user admin's forms are attacked on) is not the attacker.
     django_user_model.objects.create_user("victim", "v@example.com", "victim-pw-1!", is_staff=True)
