@@ -167,6 +167,11 @@ def findings_refresh(*, sections: Iterable[str] | None = None) -> dict[str, Any]
         candidates.extend(reports[name].get("findings", []))
         prefixes.extend(KINDS_BY_SECTION[name])
         skipped.extend(c["kind"] for c in reports[name].get("skipped_checks", []))
+    if sections is None:  # a full refresh also says whether backups are proven by restores
+        from apps.backups.findings import KIND_PREFIX, backup_findings
+
+        candidates.extend(backup_findings())
+        prefixes.append(KIND_PREFIX)
     for name, report in reports.items():
         dbcache.cache_put("queries:total" if name == "queries" else name, report)
     reports["sync"] = findings_sync(

@@ -115,3 +115,13 @@ def test_admin_lists_are_read_only(admin_client, tmp_path, django_assert_max_num
         assert (url + "add/").encode() not in response.content
     response = admin_client.get(f"/admin/backups/backuprun/{backup.pk}/change/")
     assert response.status_code == 200 and b'name="_save"' not in response.content
+
+
+@pytest.mark.django_db
+def test_a_full_findings_refresh_says_no_backup_was_ever_verified():
+    from apps.dbhealth import services as dbh_services
+    from apps.dbhealth.models import Finding
+
+    dbh_services.findings_refresh()
+    kinds = set(Finding.objects.filter(kind__startswith="backup.").values_list("kind", flat=True))
+    assert "backup.restore_stale" in kinds
