@@ -7,7 +7,8 @@ default (or now() for auto timestamps), so columns other apps add later need no 
 from __future__ import annotations
 
 from django.db import connection, connections, models
-from django.db.models import NOT_PROVIDED
+
+from apps.pg.bulk import orm_defaults
 
 
 def insert_select(
@@ -19,21 +20,10 @@ def insert_select(
     suffix: str = "",
 ) -> int:
     """INSERT INTO <model> (<exprs' columns> + defaults) SELECT <exprs> + defaults <from_sql>."""
-    columns, values, all_params = list(exprs), list(exprs.values()), dict(params or {})
-    for f in model._meta.concrete_fields:
-        if f.primary_key or f.column is None or f.column in exprs or getattr(f, "generated", False):
-            continue
-        if getattr(f, "db_returning", False):  # identity columns
-            continue
-        if getattr(f, "db_default", NOT_PROVIDED) is not NOT_PROVIDED:
-            continue
-        columns.append(f.column)
-        if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False):
-            values.append("now()")
-            continue
-        name = f"default_{f.column}"
-        all_params[name] = f.get_db_prep_save(f.get_default(), connection)
-        values.append(f"CAST(%({name})s AS {f.db_type(connection)})")
+    fill_columns, fill_values, fill_params = orm_defaults(model, given=exprs, connection=connection)
+    columns = [*exprs, *fill_columns]
+    values = [*exprs.values(), *fill_values]
+    all_params = {**(params or {}), **fill_params}
     sql = (
         f"INSERT INTO {model._meta.db_table} ({', '.join(columns)}) "
         f"SELECT {', '.join(values)} {from_sql} {suffix}"

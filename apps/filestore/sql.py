@@ -12,11 +12,11 @@ import json
 from collections.abc import Sequence
 
 from django.db import connection, models
-from django.db.models import NOT_PROVIDED
 
 from apps.blueprints.models import Template
 from apps.knowledge.models import Article
 from apps.pg.bulk import copy_rows as _copy  # the fault tests patch `_copy`
+from apps.pg.bulk import orm_defaults
 from apps.tasks.models import Task, TaskDependency
 from apps.workflows.models import Workflow
 
@@ -139,19 +139,7 @@ def _statement(
     now() for auto_now/auto_now_add timestamps. Returns (sql, parameters for the defaults)."""
     key = f"{model._meta.label}:{id(template)}"
     if key not in _statements:
-        columns, values, params = [], [], {}
-        for f in model._meta.concrete_fields:
-            if f.primary_key or f.column in given or getattr(f, "generated", False):
-                continue
-            if getattr(f, "db_default", NOT_PROVIDED) is not NOT_PROVIDED:
-                continue
-            columns.append(f.column)
-            if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False):
-                values.append("now()")
-                continue
-            name = f"default_{f.column}"
-            params[name] = f.get_db_prep_save(f.get_default(), connection)
-            values.append(f"CAST(%({name})s AS {f.db_type(connection)})")
+        columns, values, params = orm_defaults(model, given=given, connection=connection)
         sql = template.replace("{fill_columns}", "".join(f", {c}" for c in columns))
         sql = sql.replace("{fill_values}", "".join(f", {v}" for v in values))
         _statements[key] = (sql, params)
