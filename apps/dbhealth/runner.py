@@ -21,6 +21,7 @@ from pglast import keywords
 from psycopg import sql
 
 from apps.core.roles import config as roles_config
+from apps.pg import sql as pg_sql
 
 from . import conf
 
@@ -28,6 +29,7 @@ USER_SCHEMAS = (
     "n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%%'"
 )
 DEFAULT_TIMEOUT_MS = 5_000
+CATALOG_LOCK_TIMEOUT_MS = 1_000  # a catalog read never queues behind DDL for long
 MAX_ROWS = 20_000
 
 # Relations another backend holds (or waits for) in ACCESS EXCLUSIVE mode, e.g. a migration:
@@ -89,29 +91,17 @@ def fetch(
     read_only: bool = False,
     using: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Run one statement in its own (sub)transaction with a statement timeout; rows as dicts."""
-    using = using or roles_config.monitor_alias()
-    if isinstance(query, sql.Composable):
-        query = as_string(query, using)
-    result: list[dict[str, Any]] = []
-    try:
-        # Always rolled back: nothing here writes, and a rollback (of the transaction or of the
-        # savepoint when called inside one) undoes the SET LOCAL / READ ONLY settings too.
-        with transaction.atomic(using=using), connections[using].cursor() as cursor:
-            if read_only:
-                cursor.execute("SET TRANSACTION READ ONLY")
-            cursor.execute(
-                "SELECT set_config('statement_timeout', %s, true)", [str(int(timeout_ms))]
-            )
-            cursor.execute("SELECT set_config('lock_timeout', '1000', true)")
-            # Statistics views are snapshotted per transaction; read current values.
-            cursor.execute("SELECT pg_stat_clear_snapshot()")
-            cursor.execute(query, params)
-            result = _rows(cursor)
-            raise _RollBack
-    except _RollBack:
-        pass
-    return result
+    """Run one statement in its own (sub)transaction with a statement timeout, current
+    statistics and a short lock timeout (the floor's catalog read); rows as dicts."""
+    return pg_sql.fetch(
+        query,
+        params,
+        using=using or roles_config.monitor_alias(),
+        timeout_ms=timeout_ms,
+        lock_timeout_ms=CATALOG_LOCK_TIMEOUT_MS,
+        read_only=read_only,
+        fresh_stats=True,
+    )
 
 
 def fetch_one(query, params=None, **kwargs) -> dict[str, Any] | None:
