@@ -32,7 +32,7 @@ class QueryOriginMiddleware:
             response = self.get_response(request)
         metrics.observe_request(counter)
         threshold = settings.QUERY_REPEAT_THRESHOLD
-        repeated = counter.repeated(threshold)
+        repeated = [] if getattr(request, "runs_a_batch", False) else counter.repeated(threshold)
         if repeated:
             shape, times = repeated[0]
             metrics.REPEATED_QUERY_REQUESTS.inc()
@@ -46,6 +46,8 @@ class QueryOriginMiddleware:
         return response
 
     def process_view(self, request, view_func, view_args, view_kwargs):
+        if getattr(view_func, "runs_a_batch", False):
+            request.runs_a_batch = True
         tags = getattr(request, "query_origin", None)
         if tags is not None:
             tags.update({k: v for k, v in _view_tags(request, view_func).items() if v})

@@ -16,3 +16,10 @@ def take() -> list[tuple[str, list[tuple[str, int]]]]:
     seen = list(_seen)
     _seen.clear()
     return seen
+
+
+def runs_a_batch(view):
+    """Mark a view that runs a batch in the request (e.g. every data-quality check, each in its
+    own sandboxed transaction): one query shape per item is its nature, not an N+1 pattern."""
+    view.runs_a_batch = True
+    return view

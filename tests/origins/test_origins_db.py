@@ -97,3 +97,15 @@ def test_a_request_repeating_one_query_shape_is_recorded_and_counted(settings):
     seen = repeats.take()
     assert len(seen) == 1 and seen[0][1][0][1] == 10
     assert REQUEST_QUERIES._sum.get() - before == 19
+
+
+def test_a_view_that_runs_a_batch_is_not_an_n_plus_one(settings):
+    from apps.origins.repeats import runs_a_batch
+
+    settings.QUERY_REPEAT_THRESHOLD = 10
+    view = runs_a_batch(_view_running(12))
+    middleware = QueryOriginMiddleware(
+        lambda request: middleware.process_view(request, view, (), {}) or view(request)
+    )
+    middleware(RequestFactory().get("/admin/x/"))
+    assert repeats.take() == []

@@ -46,6 +46,7 @@ class DatabaseHealthAdmin(admin.ModelAdmin):
             def inner(request, *args, **kwargs):
                 return view(request, self, *args, **kwargs)
 
+            inner.runs_a_batch = getattr(view, "runs_a_batch", False)
             return self.admin_site.admin_view(inner)
 
         pages = [

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from apps.audit import request_context
 from apps.core.validation import parse_id, text_problem
+from apps.origins.repeats import runs_a_batch
 
 from .. import conf, selectors, services
 from ..cache import safe_cache as cache
@@ -470,6 +471,7 @@ def matview_refresh(request, model_admin):
     return redirect("admin:dbhealth_matviews")
 
 
+@runs_a_batch  # every check, each in its own sandboxed transaction
 def quality_run(request, model_admin):
     require(request, "dbhealth.run_quality_checks")
     if request.method != "POST":
