@@ -247,6 +247,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": JOB_VISIBILITY_TIMEOUT,
     # A Redis that is down is refused fast on loopback, but an unreachable host would hang.
     "socket_connect_timeout": 3,
+    # Sweep for expired unacked messages every 10 s (kombu scans only every 10th sweep by
+    # default: a killed job could wait 100 s more than the visibility timeout).
+    "unacked_restore_interval": 10,
+    "unacked_restore_throttle": 1,
 }
 # Sends from web requests ("Refresh now") give up after this long instead of retrying.
 JOB_INTERACTIVE_SEND_TIMEOUT = 2
