@@ -15,7 +15,18 @@ SESSION_SETTING = (
     "leave on a server connection that other clients get next"
 )
 
+LATE_COUNTERS = (
+    "reads table statistics counters that a pooled server connection reports late (a backend "
+    "flushes them at most once a second, when idle), so a planted view looks refreshed"
+)
+
 DIRECT_TESTS: dict[str, str] = {
+    "tests/dbhealth/test_checks.py::"
+    "test_idle_in_transaction_and_long_transactions_say_terminate": OWN_PID,
+    "tests/dbhealth/test_conditions.py::test_stale_views_on_page_json_metrics_and_findings": (
+        LATE_COUNTERS
+    ),
+    "tests/security/test_hostile_input.py::test_hostile_corpus_against_every_admin_url": OWN_PID,
     "tests/dbhealth/test_activity.py::test_blocking_chain_everywhere": WAITS_BY_PID,
     "tests/dbhealth/test_activity.py::test_cancel_then_terminate_with_confirmation_and_audit": (
         OWN_PID
