@@ -146,3 +146,20 @@ def pytest_runtest_makereport(item, call):
     report = yield
     setattr(item, f"rep_{report.when}", report)
     return report
+
+
+def archive_through_worker():
+    """Send a slow archive job (one workflow per batch, half a second apart) to the maintenance
+    queue and return its ArchiveRun once it is running with two batches done."""
+    from apps.ops.models import ArchiveRun
+
+    producer().send_task(
+        "apps.ops.tasks.archive_task",
+        kwargs={"older_than_days": 365, "batch_size": 1, "pause_seconds": 0.5},
+        queue="maintenance",
+    )
+    return wait_until(
+        lambda: ArchiveRun.objects.filter(outcome="running", batches__gte=2).first(),
+        timeout=60,
+        what="the worker to start archiving",
+    )

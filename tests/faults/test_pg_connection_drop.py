@@ -13,10 +13,10 @@ from apps.ops.models import ArchivedWorkflow, ArchiveRun
 from apps.workflows.models import Workflow
 
 from .conftest import (
+    archive_through_worker,
     flush_fault_redis,
     kill_group,
     make_workflow,
-    producer,
     start_worker,
     wait_until,
 )
@@ -33,16 +33,7 @@ def test_job_whose_connection_is_terminated_is_retried_and_continues(children):
     old = {make_workflow(age_days=400, tasks=1, dependencies=False).pk for _ in range(10)}
     worker = start_worker(visibility_timeout=300, name="pgdrop")
     children.append(worker)
-    producer().send_task(
-        "apps.ops.tasks.archive_task",
-        kwargs={"older_than_days": 365, "batch_size": 1, "pause_seconds": 0.5},
-        queue="maintenance",
-    )
-    first = wait_until(
-        lambda: ArchiveRun.objects.filter(outcome="running", batches__gte=2).first(),
-        timeout=60,
-        what="the worker to start archiving",
-    )
+    first = archive_through_worker()
     # The worker's owner session (the one moving rows), cut as a restart would: by its own role.
     with connections["owner"].cursor() as cursor:
         cursor.execute("SELECT pg_terminate_backend(%s)", [first.holder_pid])

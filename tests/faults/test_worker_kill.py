@@ -14,10 +14,10 @@ from apps.ops.models import ArchivedWorkflow, ArchiveRun
 from apps.workflows.models import Workflow
 
 from .conftest import (
+    archive_through_worker,
     flush_fault_redis,
     kill_group,
     make_workflow,
-    producer,
     start_worker,
     wait_until,
 )
@@ -36,16 +36,7 @@ def test_job_of_a_killed_worker_is_redelivered_and_done(children):
     first = start_worker(visibility_timeout=VISIBILITY, name="first")
     children.append(first)
     sent_at = time.monotonic()
-    producer().send_task(
-        "apps.ops.tasks.archive_task",
-        kwargs={"older_than_days": 365, "batch_size": 1, "pause_seconds": 0.5},
-        queue="maintenance",
-    )
-    victim = wait_until(
-        lambda: ArchiveRun.objects.filter(outcome="running", batches__gte=2).first(),
-        timeout=60,
-        what="the worker to start archiving",
-    )
+    victim = archive_through_worker()
     kill_group(first)
     killed_at = time.monotonic()
     assert ArchivedWorkflow.objects.count() < len(old)
@@ -84,16 +75,7 @@ def test_job_of_a_killed_pool_child_is_requeued_at_once(children):
     old = {make_workflow(age_days=400, tasks=1, dependencies=False).pk for _ in range(8)}
     worker = start_worker(visibility_timeout=300, name="child")
     children.append(worker)
-    producer().send_task(
-        "apps.ops.tasks.archive_task",
-        kwargs={"older_than_days": 365, "batch_size": 1, "pause_seconds": 0.5},
-        queue="maintenance",
-    )
-    victim = wait_until(
-        lambda: ArchiveRun.objects.filter(outcome="running", batches__gte=2).first(),
-        timeout=60,
-        what="the worker to start archiving",
-    )
+    victim = archive_through_worker()
     [child] = pool_children(worker.pid)
     os.kill(child, signal.SIGKILL)
     killed_at = time.monotonic()
