@@ -221,3 +221,15 @@ def pytest_collection_modifyitems(config, items):
             reason = marker.args[0] if marker.args else "needs a direct connection"
         if reason:
             item.add_marker(pytest.mark.skip(reason=f"under PgBouncer: {reason}"))
+
+
+# --- row scope --------------------------------------------------------------------------------
+@pytest.fixture(autouse=True)
+def unscoped_between_tests():
+    """Each test starts outside any request's row scope (a streamed response a test never read
+    to its end leaves its request's scope behind, as it would until the next request)."""
+    from apps.pg import rowscope
+
+    rowscope.activate(None)
+    yield
+    rowscope.activate(None)

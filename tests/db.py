@@ -16,3 +16,15 @@ def conninfo(alias: str = "default") -> str:
         host=s["HOST"],
         port=s["PORT"],
     )
+
+
+def unscoped(conn: psycopg.Connection) -> psycopg.Connection:
+    """A second app session as a job would be: every project (the app's BYPASSRLS role)."""
+    from django.conf import settings
+
+    from apps.pg.sql import quote
+
+    conn.execute("SET ROLE " + quote(settings.ROW_SCOPE["BYPASS_ROLE"]))
+    if not conn.autocommit:
+        conn.commit()
+    return conn

@@ -16,6 +16,7 @@ APPS_DIR = Path(__file__).resolve().parents[1] / "apps"
 FLOOR = {"core", "pg", "audit", "origins"}  # what every domain app may lean on
 DOMAIN = {
     "projects",
+    "access",
     "workflows",
     "tasks",
     "runs",
@@ -29,6 +30,7 @@ DOMAIN = {
 # Edges between domain apps, as they are today; each one is a model or rule the importer uses.
 DOMAIN_EDGES = {
     "projects": set(),
+    "access": set(),  # memberships name projects by FK string; the policies read _meta
     "workflows": {"projects", "tasks"},  # tasks: the move rule (tasks/rules.py), task lists
     "tasks": {"workflows"},  # services create tasks in a workflow
     "runs": {"workflows", "events"},

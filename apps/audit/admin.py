@@ -22,6 +22,7 @@ def audited_tables() -> list[str]:
 
 @admin.register(AuditEventRow)
 class AuditEventAdmin(PartitionedShadowAdmin):
+    hidden_from_scoped_staff = True  # the log of every project's rows
     list_display = ("created_at", "action", "table_name", "row_pk", "actor", "request_id")
     list_filter = (date_window_filter("created_at"), "action")
     list_select_related = ("actor",)

@@ -1,7 +1,7 @@
 from datetime import timedelta
 
 from django.contrib import admin
-from django.db.models import Avg, Count
+from django.db.models import Avg, Count, Q
 from django.db.models.functions import TruncDay, TruncHour
 
 from apps.core import charts
@@ -56,6 +56,14 @@ def _changelist_queryset(response):
 
 @admin.register(EventRow)
 class EventAdmin(PartitionedShadowAdmin):
+    project_lookup = "project_id"
+
+    def filter_by_projects(self, queryset, project_ids):
+        # An event names its project, its workflow, or both (as the row-level policy reads it).
+        return queryset.filter(
+            Q(project_id__in=project_ids) | Q(workflow__project_id__in=project_ids)
+        )
+
     list_display = (
         "created_at",
         "severity",

@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.db.models import Q
 
 from apps.core.admin import BigTableAdmin
 from apps.core.validation import parse_id
@@ -10,6 +11,12 @@ from .selectors import article_search, article_snippets
 
 @admin.register(Article)
 class ArticleAdmin(BigTableAdmin):
+    project_lookup = "project_id"
+
+    def filter_by_projects(self, queryset, project_ids):
+        # Articles of no project are the shared knowledge base: every member reads them.
+        return queryset.filter(Q(project_id__in=project_ids) | Q(project__isnull=True))
+
     list_display = (
         "title",
         "project",

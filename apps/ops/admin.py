@@ -12,6 +12,7 @@ class ReadOnlyAdmin(ReadOnlyAdminMixin, BigTableAdmin):
 
 
 class ArchiveAdmin(ReadOnlyAdmin):
+    hidden_from_scoped_staff = True  # archived rows of every project
     """Tables in the `archive` schema (db_table 'archive"."…'); the core paginator estimates them."""
 
 
@@ -80,6 +81,7 @@ class ArchiveHoldAdmin(ReadOnlyAdmin):
 
 @admin.register(models.WorkflowSummary)
 class WorkflowSummaryAdmin(ReadOnlyAdmin):
+    project_lookup = "project_id"
     list_display = (
         "workflow_id",
         "workflow_name",
@@ -98,6 +100,7 @@ class WorkflowSummaryAdmin(ReadOnlyAdmin):
 
 @admin.register(models.WeeklyTaskThroughput)
 class WeeklyTaskThroughputAdmin(ReadOnlyAdmin):
+    project_lookup = "project_id"
     list_display = ("week", "project_name", "tasks_created", "tasks_completed", "mean_cycle_time")
     search_fields = ("project_name",)
     search_by_id = False
@@ -121,6 +124,7 @@ class TemplateEffectivenessAdmin(ReadOnlyAdmin):
 
 @admin.register(models.WorkflowExtractionSummary)
 class WorkflowExtractionSummaryAdmin(ReadOnlyAdmin):
+    project_lookup = "project_id"
     list_display = (
         "project_name",
         "workflows_total",
@@ -135,6 +139,7 @@ class WorkflowExtractionSummaryAdmin(ReadOnlyAdmin):
 
 @admin.register(models.ProjectDailyStats)
 class ProjectDailyStatsAdmin(ReadOnlyAdmin):
+    project_lookup = "project_id"
     list_display = (
         "day",
         "project_name",

@@ -7,4 +7,9 @@ class PgConfig(AppConfig):
     verbose_name = "PostgreSQL machinery"
 
     def ready(self) -> None:
+        from django.db.backends.signals import connection_created
+
+        from . import rowscope
         from .partitioning import checks  # noqa: F401  (registers the default-partition check)
+
+        connection_created.connect(rowscope.install, dispatch_uid="flowbase-row-scope")

@@ -19,6 +19,8 @@ from datetime import datetime, timedelta
 
 from django.db import DEFAULT_DB_ALIAS, connections
 
+from . import rowscope
+
 CURRENT_BACKEND = "SELECT pid, backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid()"
 # Any role sees every session's pid; backend_start only of sessions of roles whose privileges it
 # has (else NULL, as without pg_read_all_stats).
@@ -27,6 +29,12 @@ SELECT a.pid, a.backend_start
 FROM pg_stat_activity a
 JOIN unnest(%s::int[]) AS held(pid) ON held.pid = a.pid
 """
+
+
+def _as_login():
+    """pg_stat_activity shows a session's start only to its login role, not to the bypass role
+    an unscoped transaction runs as: read it in a project scope (this table has no rows of one)."""
+    return rowscope.bound(rowscope.NO_ROWS)
 
 
 @dataclass(frozen=True)
@@ -39,7 +47,7 @@ class Holder:
 
 def current_holder(*, using: str = DEFAULT_DB_ALIAS) -> Holder:
     """The session `using` is connected to (connects if needed)."""
-    with connections[using].cursor() as cursor:
+    with _as_login(), connections[using].cursor() as cursor:
         cursor.execute(CURRENT_BACKEND)
         pid, backend_start = cursor.fetchone()
     return Holder(pid=pid, backend_start=backend_start)
@@ -51,7 +59,7 @@ def live_holders(holders: Iterable[Holder], *, using: str = DEFAULT_DB_ALIAS) ->
     wanted = set(holders)
     if not wanted:
         return set()
-    with connections[using].cursor() as cursor:
+    with _as_login(), connections[using].cursor() as cursor:
         cursor.execute(LIVE_BACKENDS, [sorted({h.pid for h in wanted})])
         starts = dict(cursor.fetchall())
     return {h for h in wanted if h.pid in starts and starts[h.pid] in (None, h.backend_start)}

@@ -10,6 +10,7 @@ from .models import Project
 
 @admin.register(Project)
 class ProjectAdmin(BigTableAdmin):
+    project_lookup = "id"
     list_display = ("name", "slug", "status", "repository_url", "workflows_link", "updated_at")
     list_filter = ("status",)
     search_fields = ("name",)

@@ -9,6 +9,7 @@ from .models import FormResponseRow, FormSchema, NodeExecutionRow, WorkflowRunRo
 
 @admin.register(WorkflowRunRow)
 class WorkflowRunAdmin(PartitionedShadowAdmin):
+    project_lookup = "workflow__project_id"
     list_display = ("id", "started_at", "workflow", "status", "completed_at", "duration_ms")
     list_filter = (date_window_filter("started_at"), "status")
     list_select_related = ("workflow",)
@@ -19,6 +20,16 @@ class WorkflowRunAdmin(PartitionedShadowAdmin):
 
 @admin.register(NodeExecutionRow)
 class NodeExecutionAdmin(PartitionedShadowAdmin):
+    project_lookup = "run_id"  # by value: filter_by_projects goes through the runs
+
+    def filter_by_projects(self, queryset, project_ids):
+        runs = WorkflowRunRow.objects.filter(workflow__project_id__in=project_ids)
+        return queryset.filter(run_id__in=runs.values("id"))
+
+    def project_of(self, obj):
+        run = WorkflowRunRow.objects.filter(id=obj.run_id).select_related("workflow").first()
+        return run.workflow.project_id if run else None
+
     list_display = ("started_at", "run_id", "node_id", "node_type", "status", "duration_ms")
     list_filter = (date_window_filter("started_at"), "status")
     ordering = ("-started_at",)

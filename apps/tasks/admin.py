@@ -108,6 +108,7 @@ WORKFLOW_FILTER = "workflow__id__exact"
 
 @admin.register(Task)
 class TaskAdmin(BigTableAdmin):
+    project_lookup = "workflow__project_id"
     form = TaskForm
     action_form = TaskActionForm
     actions = ("change_status", "change_priority")
@@ -268,6 +269,7 @@ class TaskAdmin(BigTableAdmin):
 
 @admin.register(TaskDependency)
 class TaskDependencyAdmin(BigTableAdmin):
+    project_lookup = "task__workflow__project_id"
     form = TaskDependencyForm
     list_display = ("id", "task", "depends_on", "type", "created_at")
     list_select_related = ("task", "depends_on")

@@ -28,6 +28,7 @@ def progress_bar(percent) -> str:
 
 @admin.register(Workflow)
 class WorkflowAdmin(BigTableAdmin):
+    project_lookup = "project_id"
     form = WorkflowForm
     list_display = (
         "name",

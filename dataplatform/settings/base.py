@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "apps.pg",
     "apps.core",
     "apps.projects",
+    "apps.access",
     "apps.workflows",
     "apps.tasks",
     "apps.blueprints",
@@ -70,6 +71,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "apps.access.middleware.RowScopeMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "apps.audit.middleware.AuditContextMiddleware",
@@ -109,6 +111,18 @@ FLOWBASE_DB_ROLES = {
     "MONITOR": env("DB_MONITOR_ROLE", default="flowbase_monitor"),
     # NOLOGIN; member of pg_signal_backend; owns only the audited signal function.
     "SIGNAL": env("DB_SIGNAL_ROLE", default="flowbase_signal"),
+    # NOLOGIN, BYPASSRLS, the app's grants: the app switches to it (SET LOCAL ROLE) for a
+    # transaction that may see every project (jobs, commands, operators); see docs/security.md.
+    "ALL_PROJECTS": env("DB_ALL_PROJECTS_ROLE", default="flowbase_all_projects"),
+}
+# Row-level security (apps/access/policies.py): the app's connections tell PostgreSQL, per
+# transaction, which projects' rows they may see (apps/pg/rowscope.py).
+ROW_SCOPE = {
+    "DATABASES": ["default"],
+    "BYPASS_ROLE": FLOWBASE_DB_ROLES["ALL_PROJECTS"],
+    "SETTING": "flowbase.project_ids",
+    # Staff in these groups (and superusers) see every project.
+    "UNSCOPED_GROUPS": ["Database operators"],
 }
 # Tables (fnmatch patterns) the read-only role must never read, whatever the grants say.
 FLOWBASE_SENSITIVE_TABLES = [

@@ -79,6 +79,7 @@ INSERT INTO {SCHEMA}.dq_items VALUES
 CREATE SEQUENCE {SCHEMA}.dq_seq;
 """
 
+# As domain tables are granted: {app} names the app login and its all-projects role.
 GRANTS_SQL = """
 GRANT USAGE ON SCHEMA {schema} TO {app}, {readonly};
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO {app};
@@ -97,7 +98,9 @@ def scratch(django_db_setup, django_db_blocker):
     r = roles()
     with psycopg.connect(owner_conninfo, autocommit=True) as conn:
         conn.execute(PLANT_SQL)
-        conn.execute(GRANTS_SQL.format(schema=SCHEMA, app=r.app, readonly=r.readonly))
+        conn.execute(
+            GRANTS_SQL.format(schema=SCHEMA, app=", ".join(r.app_like()), readonly=r.readonly)
+        )
         # A failed CREATE INDEX CONCURRENTLY leaves an INVALID index behind.
         with contextlib.suppress(psycopg.errors.DivisionByZero):
             conn.execute(

@@ -36,7 +36,9 @@ def planted(sql: str, *, owner: str):
         conn.execute(f"CREATE SCHEMA {PLANT}")
         for statement in pglast.split(sql.replace("P.", f"{PLANT}.")):
             conn.execute(statement)  # one by one: VACUUM refuses a transaction block
-        conn.execute(GRANTS_SQL.format(schema=PLANT, app=r.app, readonly=r.readonly))
+        conn.execute(
+            GRANTS_SQL.format(schema=PLANT, app=", ".join(r.app_like()), readonly=r.readonly)
+        )
     try:
         yield PLANT
     finally:

@@ -20,6 +20,7 @@ from django.core.exceptions import ValidationError
 from django.db import DatabaseError, connection
 
 from apps.pg.errors import sqlstate
+from tests.db import unscoped
 
 LEVELS = ("read committed", "repeatable read", "serializable")
 RING_LENGTHS = (2, 3, 8)
@@ -91,12 +92,14 @@ def classify(exc: BaseException) -> str:
     return f"unexpected: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
 
 
-def connect(**overrides) -> psycopg.Connection:
+def connect(*, observer: bool = False, **overrides) -> psycopg.Connection:
     """A psycopg connection of its own to the test database (outside Django)."""
     params = connection.get_connection_params()
     for key in ("cursor_factory", "context"):
         params.pop(key, None)
-    return psycopg.connect(**params, **overrides)
+    conn = psycopg.connect(**params, **overrides)
+    # An observer reads pg_stat_activity as the login (the bypass role sees others' state hidden).
+    return conn if observer else unscoped(conn)
 
 
 def run_writers(writers: list[Callable[[], tuple[str, int]]]) -> tuple[list[str], list[int]]:
@@ -147,7 +150,7 @@ def insert_and_commit(conn: psycopg.Connection, edge: tuple[int, int], outcome: 
 
 def wait_until_blocked(pid: int) -> None:
     """Until backend `pid` waits for a lock (the graph row another transaction holds)."""
-    with connect(autocommit=True) as observer:
+    with connect(observer=True, autocommit=True) as observer:
         for _ in range(200):  # 10 s
             row = observer.execute(
                 "SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", [pid]

@@ -219,6 +219,10 @@ def build_world(django_user_model):
     first = f.TaskFactory()
     second = f.TaskFactory(workflow=first.workflow)
     task_dependency_create(task=first, depends_on=second)
+    from apps.access.services import membership_set
+
+    member = django_user_model.objects.create_user("hostile-member", is_staff=True)
+    membership_set(project_id=first.workflow.project_id, user_id=member.pk, role="editor")
     for task in (second, first):
         task_status_update(task=task, status="done")
 

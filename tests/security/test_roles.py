@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from apps.core.roles import config, inspect
 from apps.core.roles.config import roles
+from apps.pg import rowscope
 from tests.db import conninfo
 
 pytestmark = pytest.mark.django_db(databases=["default", "owner", "readonly", "monitor"])
@@ -39,12 +40,22 @@ def _month() -> str:
 
 
 def test_the_app_connects_as_the_app_role_and_is_no_superuser():
-    with connection.cursor() as cursor:
+    # In a project-scoped transaction: an unscoped one has switched to the NOLOGIN bypass role.
+    with rowscope.bound(rowscope.NO_ROWS), connection.cursor() as cursor:
         cursor.execute(
             "SELECT current_user, rolsuper, rolcreatedb, rolcreaterole, rolbypassrls"
             " FROM pg_roles WHERE rolname = current_user"
         )
         assert cursor.fetchone() == (roles().app, False, False, False, False)
+
+
+def test_an_unscoped_transaction_bypasses_rls_only_through_a_role_that_cannot_log_in():
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT session_user, current_user, rolcanlogin, rolbypassrls, rolsuper"
+            " FROM pg_roles WHERE rolname = current_user"
+        )
+        assert cursor.fetchone() == (roles().app, roles().all_projects, False, True, False)
 
 
 APP_REFUSED = {

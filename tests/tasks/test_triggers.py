@@ -9,6 +9,7 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 
 from apps.tasks.models import Task, TaskDependency
+from tests.db import unscoped
 from tests.factories.domain import ProjectFactory, TaskFactory, WorkflowFactory
 
 pytestmark = pytest.mark.django_db
@@ -141,15 +142,17 @@ def test_dependencies_cross_workflows_only_inside_one_project():
         TaskDependency.objects.create(task=a, depends_on=stranger)
 
 
-def _connect(**overrides):
+def _connect(*, observer: bool = False, **overrides):
     params = connection.get_connection_params()
     for key in ("cursor_factory", "context"):
         params.pop(key, None)
-    return psycopg.connect(**params, **overrides)
+    conn = psycopg.connect(**params, **overrides)
+    # An observer reads pg_stat_activity as the login (the bypass role sees others' state hidden).
+    return conn if observer else unscoped(conn)
 
 
 def _wait_until_blocked(pid: int, timeout: float = 10.0) -> None:
-    with _connect(autocommit=True) as observer:
+    with _connect(observer=True, autocommit=True) as observer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             row = observer.execute(

@@ -156,9 +156,14 @@ class HostileInputAdminMixin:
 
 
 def hardened_admin_class(admin_class: type) -> type:
+    from .scoping import ProjectScopedAdminMixin
+
     if issubclass(admin_class, HostileInputAdminMixin):
         return admin_class
-    hardened = type(admin_class.__name__, (HostileInputAdminMixin, admin_class), {})
+    mixins = (HostileInputAdminMixin,)
+    if not issubclass(admin_class, ProjectScopedAdminMixin):
+        mixins += (ProjectScopedAdminMixin,)
+    hardened = type(admin_class.__name__, (*mixins, admin_class), {})
     hardened.__module__ = admin_class.__module__
     hardened.__doc__ = admin_class.__doc__
     return hardened

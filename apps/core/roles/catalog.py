@@ -147,4 +147,4 @@ def expected_privileges(relation: Relation, r: config.Roles) -> dict[str, set[st
         and config.readonly_may_read(relation.name, relation.kind)
         else set()
     )
-    return {r.app: app, r.readonly: readonly, r.monitor: set()}
+    return {r.app: app, r.all_projects: app, r.readonly: readonly, r.monitor: set()}

@@ -47,9 +47,18 @@ class Roles:
     readonly: str
     monitor: str
     signal: str
+    all_projects: str
 
     def all(self) -> tuple[str, ...]:
-        return (self.owner, self.app, self.readonly, self.monitor, self.signal)
+        return (self.owner, self.app, self.readonly, self.monitor, self.signal, self.all_projects)
+
+    def app_like(self) -> tuple[str, ...]:
+        """The app login and the role it switches to for unscoped work: the same grants."""
+        return (self.app, self.all_projects)
+
+    def granted(self) -> tuple[str, ...]:
+        """Every role whose privileges on relations are derived and checked here."""
+        return (self.app, self.all_projects, self.readonly, self.monitor)
 
     def logins(self) -> tuple[str, ...]:
         return (self.owner, self.app, self.readonly, self.monitor)
@@ -63,6 +72,7 @@ def roles() -> Roles:
         readonly=names.get("READONLY", "flowbase_readonly"),
         monitor=names.get("MONITOR", "flowbase_monitor"),
         signal=names.get("SIGNAL", "flowbase_signal"),
+        all_projects=names.get("ALL_PROJECTS", "flowbase_all_projects"),
     )
 
 

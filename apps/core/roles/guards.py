@@ -13,7 +13,7 @@ def refuse_migrate_unless_owner(sender, using: str = "default", **kwargs) -> Non
     with connections[using].cursor() as cursor:
         cursor.execute("SELECT current_user")
         current = cursor.fetchone()[0]
-    if current in (r.app, r.readonly, r.monitor):
+    if current in (r.app, r.readonly, r.monitor, r.all_projects):
         raise CommandError(
             f"migrate must run as the owner role {r.owner}, not as {current}: "
             "`python manage.py migrate --database owner` (MIGRATE_DATABASE_URL)"

@@ -26,6 +26,8 @@ def _app_login(cursor, r: config.Roles, role: str | None = None) -> list[Problem
     """The connection's own login (or `role`, examined from another connection)."""
     cursor.execute("SELECT current_user, session_user")
     current, session = cursor.fetchone()
+    if current == r.all_projects:  # an unscoped transaction switched roles; judge the login
+        current = session
     if role is not None:
         current = session = role
     problems = []
@@ -59,6 +61,7 @@ def _app_login(cursor, r: config.Roles, role: str | None = None) -> list[Problem
             )
         )
     problems += _memberships(cursor, current, r, allowed=())
+    problems += _memberships(cursor, r.all_projects, r, allowed=())
     cursor.execute(catalog.SCHEMA_CREATE_SQL, [current])
     schemas = [row[0] for row in cursor.fetchall()]
     if schemas:
@@ -130,6 +133,30 @@ def _roles_exist(cursor, r: config.Roles) -> list[Problem]:
             problems.append(
                 Problem("flowbase.E106", f"role {name} has SUPERUSER/CREATEDB/CREATEROLE/…")
             )
+    cursor.execute(
+        "SELECT m.rolname FROM pg_roles m WHERE m.rolname <> %(bypass)s"
+        " AND pg_has_role(m.oid, %(bypass)s, 'MEMBER') AND NOT m.rolsuper",
+        {"bypass": r.all_projects},
+    )
+    others = sorted(row[0] for row in cursor.fetchall() if row[0] not in (r.app,))
+    if others:
+        problems.append(
+            Problem(
+                "flowbase.E108",
+                f"{', '.join(others)} may enter {r.all_projects}, which bypasses row-level security",
+                f"REVOKE {r.all_projects} FROM {', '.join(others)}",
+            )
+        )
+    row = found.get(r.all_projects)
+    # rolname, super, createdb, createrole, replication, bypassrls, canlogin
+    if row and (any(row[1:5]) or not row[5] or row[6]):
+        problems.append(
+            Problem(
+                "flowbase.E107",
+                f"role {r.all_projects} must be NOLOGIN and BYPASSRLS with no other attribute",
+                "run `manage.py db_roles --apply --admin-url …` (BYPASSRLS needs a superuser)",
+            )
+        )
     return problems
 
 
@@ -183,7 +210,7 @@ def _monitor(cursor, r: config.Roles) -> list[Problem]:
 def _drift(cursor, r: config.Roles) -> list[Problem]:
     schemas = catalog.managed_schemas(cursor)
     relations = catalog.relations(cursor, schemas)
-    actual = catalog.privileges(cursor, schemas, [r.app, r.readonly, r.monitor])
+    actual = catalog.privileges(cursor, schemas, list(r.granted()))
     lines = []
     not_owned = [rel.qualified for rel in relations if rel.owner != r.owner]
     problems = []
@@ -231,14 +258,15 @@ def _default_privileges(cursor, r: config.Roles, schemas: list[str]) -> list[Pro
     lines = []
     for schema in schemas:
         for kind, want in sql.expected_default_privileges(schema).items():
-            got = have.pop((schema, kind, r.app), set())
-            if got != want:
-                lines.append(
-                    f"new {kind.lower()} in {schema} give {r.app} {sorted(got) or 'nothing'}, "
-                    f"expected {sorted(want) or 'nothing'}"
-                )
+            for role in r.app_like():
+                got = have.pop((schema, kind, role), set())
+                if got != want:
+                    lines.append(
+                        f"new {kind.lower()} in {schema} give {role} {sorted(got) or 'nothing'}, "
+                        f"expected {sorted(want) or 'nothing'}"
+                    )
     for (schema, kind, grantee), got in sorted(have.items()):
-        if grantee in (r.readonly, r.monitor, r.app, "-"):
+        if grantee in (*r.granted(), "-"):
             lines.append(f"new {kind.lower()} in {schema} give {grantee} {sorted(got)}")
     if not lines:
         return []
@@ -255,13 +283,13 @@ def _functions(cursor, r: config.Roles) -> list[Problem]:
     cursor.execute(
         catalog.FUNCTIONS_SQL,
         {
-            "roles": [r.app, r.readonly, r.monitor],
+            "roles": list(r.granted()),
             "names": [config.SIGNAL_FUNCTION, config.DEFAULT_ROWS_FUNCTION],
         },
     )
     found = {row[0]: row for row in cursor.fetchall()}
     expected = {
-        config.SIGNAL_FUNCTION: (r.signal, [r.app]),
+        config.SIGNAL_FUNCTION: (r.signal, list(r.app_like())),
         config.DEFAULT_ROWS_FUNCTION: (r.owner, [r.monitor]),
     }
     problems = []

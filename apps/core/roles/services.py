@@ -27,7 +27,7 @@ def grant_statements(cursor) -> list[str]:
         *sql.default_privileges(r, schemas),
     ]
     relations = catalog.relations(cursor, schemas)
-    actual = catalog.privileges(cursor, schemas, [r.app, r.readonly, r.monitor])
+    actual = catalog.privileges(cursor, schemas, list(r.granted()))
     for rel in relations:
         if rel.owner != r.owner:
             continue  # only its owner (or an admin's REASSIGN) can fix it: the check reports it
@@ -71,15 +71,26 @@ def relation_grants_sync(*, schema: str, name: str, using: str) -> None:
         rel = catalog.Relation(*row)
         cursor.execute(
             "SELECT count(*) FROM pg_roles WHERE rolname = ANY(%s)",
-            [[r.app, r.readonly, r.monitor]],
+            [list(r.granted())],
         )
-        if cursor.fetchone()[0] < 3:
+        if cursor.fetchone()[0] < len(r.granted()):
             logger.warning("roles missing: grants on %s.%s not synchronised", schema, name)
             return
         for statement in sql.relation_grant_statements(
             r, rel.schema, rel.name, catalog.expected_privileges(rel, r)
         ):
             cursor.execute(statement)
+        if rel.is_partition:
+            # A partition of a table under row-level security shows the app nothing when it
+            # is read directly rather than through its parent (whose policies do not apply).
+            cursor.execute(
+                "SELECT relrowsecurity FROM pg_class WHERE oid = pg_partition_root(%s::oid)",
+                [rel.oid],
+            )
+            if cursor.fetchone()[0]:
+                cursor.execute(
+                    f"ALTER TABLE {sql.relation_name(rel.schema, rel.name)} ENABLE ROW LEVEL SECURITY"
+                )
 
 
 # --- the admin's part ---------------------------------------------------------------------------

@@ -65,6 +65,10 @@ def role_attributes(r: config.Roles, *, owner_createdb: bool) -> list[str]:
         f"ALTER ROLE {quote(r.readonly)} LOGIN NOINHERIT NOCREATEDB {never}",
         f"ALTER ROLE {quote(r.monitor)} LOGIN INHERIT NOCREATEDB {never}",
         f"ALTER ROLE {quote(r.signal)} NOLOGIN INHERIT NOCREATEDB {never}",
+        # Row-level security's only bypass: a NOLOGIN role the app enters per transaction.
+        f"ALTER ROLE {quote(r.all_projects)} NOLOGIN NOINHERIT NOCREATEDB NOSUPERUSER "
+        "NOCREATEROLE NOREPLICATION BYPASSRLS",
+        f"GRANT {quote(r.all_projects)} TO {quote(r.app)}",
         # Belt and braces for the sandbox: whatever a client asks, read-only and bounded.
         f"ALTER ROLE {quote(r.readonly)} SET default_transaction_read_only = on",
         f"ALTER ROLE {quote(r.readonly)} SET statement_timeout = '60s'",
@@ -144,7 +148,7 @@ END
         f"SET search_path = pg_catalog, pg_temp\nAS $fn${body}$fn$",
         f"ALTER FUNCTION {fn} OWNER TO {quote(r.signal)}",
         f"REVOKE ALL ON FUNCTION {fn} FROM PUBLIC",
-        f"GRANT EXECUTE ON FUNCTION {fn} TO {quote(r.app)}",
+        f"GRANT EXECUTE ON FUNCTION {fn} TO {quote(r.app)}, {quote(r.all_projects)}",
     ]
 
 
@@ -187,10 +191,10 @@ SEQUENCE_PRIVILEGES = ("USAGE", "SELECT", "UPDATE")
 def database_grants(r: config.Roles) -> str:
     grants = [
         "REVOKE ALL ON DATABASE %I FROM PUBLIC",
-        f"GRANT CONNECT, TEMPORARY ON DATABASE %I TO {quote(r.app)}",
+        f"GRANT CONNECT, TEMPORARY ON DATABASE %I TO {quote(r.app)}, {quote(r.all_projects)}",
         f"GRANT CONNECT ON DATABASE %I TO {quote(r.readonly)}, {quote(r.monitor)}",
         f"REVOKE CREATE, TEMPORARY ON DATABASE %I FROM {quote(r.readonly)}, {quote(r.monitor)}",
-        f"REVOKE CREATE ON DATABASE %I FROM {quote(r.app)}",
+        f"REVOKE CREATE ON DATABASE %I FROM {quote(r.app)}, {quote(r.all_projects)}",
     ]
     body = "\n".join(f"  EXECUTE format({literal(g)}, current_database());" for g in grants)
     return f"DO $$\nBEGIN\n{body}\nEND $$"
@@ -201,8 +205,8 @@ def schema_grants(r: config.Roles, schemas: Iterable[str]) -> list[str]:
     for schema in schemas:
         s = quote(schema)
         statements += [
-            f"REVOKE CREATE ON SCHEMA {s} FROM PUBLIC, {quote(r.app)}, {quote(r.readonly)}, {quote(r.monitor)}",
-            f"GRANT USAGE ON SCHEMA {s} TO {quote(r.app)}, {quote(r.readonly)}",
+            f"REVOKE CREATE ON SCHEMA {s} FROM PUBLIC, {', '.join(quote(x) for x in r.granted())}",
+            f"GRANT USAGE ON SCHEMA {s} TO {', '.join(quote(x) for x in (*r.app_like(), r.readonly))}",
         ]
     return statements
 
@@ -226,14 +230,15 @@ def default_privileges(r: config.Roles, schemas: Iterable[str]) -> list[str]:
     for schema in schemas:
         s = quote(schema)
         for kind, privileges in expected_default_privileges(schema).items():
-            others = ", ".join(quote(x) for x in (r.readonly, r.monitor, r.app))
+            others = ", ".join(quote(x) for x in r.granted())
             statements.append(
                 f"ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA {s} REVOKE ALL ON {kind} FROM {others}"
             )
             if privileges:
                 statements.append(
                     f"ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA {s} "
-                    f"GRANT {', '.join(sorted(privileges))} ON {kind} TO {quote(r.app)}"
+                    f"GRANT {', '.join(sorted(privileges))} ON {kind} "
+                    f"TO {', '.join(quote(x) for x in r.app_like())}"
                 )
     return statements
 
@@ -258,9 +263,7 @@ def relation_grant_statements(
 ) -> list[str]:
     """Reset the Flowbase roles' privileges on one relation to `expected` (role → privileges)."""
     rel = relation_name(schema, name)
-    statements = [
-        f"REVOKE ALL ON {rel} FROM {', '.join(quote(x) for x in (r.app, r.readonly, r.monitor))}"
-    ]
+    statements = [f"REVOKE ALL ON {rel} FROM {', '.join(quote(x) for x in r.granted())}"]
     for role, privileges in expected.items():
         if privileges:
             statements.append(f"GRANT {', '.join(sorted(privileges))} ON {rel} TO {quote(role)}")

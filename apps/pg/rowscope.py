@@ -1,0 +1,188 @@
+"""Row scope: which projects' rows the current transaction may see, told to PostgreSQL.
+
+Row-level security policies on the project-bound tables read `flowbase.project_ids`, a
+per-transaction setting; with none set they show no row (fail closed). Work that may see every
+row (jobs, commands, operators) switches the transaction to a NOLOGIN role with BYPASSRLS
+instead of widening the setting: a policy that always holds still keeps the planner from using
+an index for an operator that is not leakproof (ILIKE, trigram `%`, full-text `@@`).
+
+Every statement sent on a scoped alias passes `apply_scope` (a connection execute wrapper): at
+the start of each transaction, and whenever the scope changes inside one, it sends
+`SET LOCAL ROLE …` and `set_config(…, true)` first. Both are transaction-local, so a pooled
+server connection (PgBouncer, transaction mode) never carries a scope into another client's
+transaction. A statement sent in autocommit mode gets its own BEGIN … COMMIT around it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from django.conf import settings
+from psycopg import pq
+
+from .sql import quote
+
+
+@dataclass(frozen=True)
+class RowScope:
+    """`ids` None: every row (the bypass role); otherwise only rows of these projects."""
+
+    ids: frozenset[int] | None
+
+    @property
+    def everything(self) -> bool:
+        return self.ids is None
+
+    @classmethod
+    def of(cls, ids: Iterable[int]) -> RowScope:
+        return cls(frozenset(int(i) for i in ids))
+
+    def allows(self, project_id: int | None) -> bool:
+        return self.ids is None or project_id in self.ids
+
+    def setting(self) -> str:
+        """The value of the setting: a PostgreSQL bigint[] literal (ids are ints, no quoting)."""
+        return "{" + ",".join(str(i) for i in sorted(self.ids or ())) + "}"
+
+
+EVERY_ROW = RowScope(None)
+NO_ROWS = RowScope(frozenset())
+
+_process_default: list[RowScope] = [EVERY_ROW]
+_current: contextvars.ContextVar[RowScope | None] = contextvars.ContextVar(
+    "flowbase_row_scope", default=None
+)
+
+
+def current() -> RowScope:
+    scope = _current.get()
+    return _process_default[0] if scope is None else scope
+
+
+def set_process_default(scope: RowScope) -> None:
+    """The scope outside any request: every row for workers and commands; the web server's
+    processes set NO_ROWS, so a statement that escapes a request's scope sees nothing."""
+    _process_default[0] = scope
+
+
+def activate(scope: RowScope | None) -> None:
+    """Set the scope of this thread/task until the next call (None: the process default)."""
+    _current.set(scope)
+
+
+@contextlib.contextmanager
+def bound(scope: RowScope) -> Iterator[RowScope]:
+    token = _current.set(scope)
+    try:
+        yield scope
+    finally:
+        _current.reset(token)
+
+
+def _config() -> dict:
+    return getattr(settings, "ROW_SCOPE", {})
+
+
+def setting_name() -> str:
+    return _config().get("SETTING", "flowbase.project_ids")
+
+
+def scope_sql(scope: RowScope) -> str:
+    """The statements that put a transaction in `scope` (no parameters: one round trip)."""
+    if scope.everything:
+        return "SET LOCAL ROLE " + quote(_config()["BYPASS_ROLE"])
+    return f"SET LOCAL ROLE NONE; SELECT set_config('{setting_name()}', '{scope.setting()}', true)"
+
+
+_SENT = "_flowbase_row_scope_sent"
+
+
+def ensure_applied(connection) -> None:
+    """Send the scope if this transaction has not got it yet (inside a transaction only): for
+    code that talks to psycopg directly (COPY), bypassing the execute wrapper."""
+    raw = connection.connection
+    if raw is None or raw.info.transaction_status not in (
+        pq.TransactionStatus.IDLE,
+        pq.TransactionStatus.INTRANS,
+    ):
+        return
+    if raw.info.transaction_status == pq.TransactionStatus.IDLE:
+        if connection.get_autocommit():
+            return
+        setattr(connection, _SENT, None)
+    scope = current()
+    if getattr(connection, _SENT, None) != scope:
+        with connection.wrap_database_errors:
+            raw.execute(scope_sql(scope))
+        setattr(connection, _SENT, scope)
+
+
+# Statements sent as they are in autocommit mode: transaction control (a BEGIN opens the
+# transaction the scope then goes into) and what PostgreSQL refuses inside a transaction block.
+_OWN_TRANSACTION = re.compile(
+    r"\s*(BEGIN|START|COMMIT|END|ROLLBACK|ABORT|SAVEPOINT|RELEASE|PREPARE\s+TRANSACTION|VACUUM"
+    r"|REINDEX|CHECKPOINT|(CREATE|DROP)\s+(DATABASE|TABLESPACE)|(CREATE|DROP)\s+INDEX\s+CONCURRENTLY"
+    r"|ALTER\s+SYSTEM)\b",
+    re.IGNORECASE,
+)
+_OPENS = re.compile(r"\s*(BEGIN|START)\b", re.IGNORECASE)
+
+
+def apply_scope(execute, sql, params, many, context):
+    connection = context["connection"]
+    if not getattr(connection, _SCOPED, False):
+        return execute(sql, params, many, context)
+    raw = connection.connection
+    status = raw.info.transaction_status
+    if status == pq.TransactionStatus.IDLE and _OWN_TRANSACTION.match(sql):
+        setattr(connection, _SENT, None)
+        result = execute(sql, params, many, context)
+        if _OPENS.match(sql):
+            ensure_applied(connection)
+        return result
+    if status == pq.TransactionStatus.IDLE and connection.get_autocommit():
+        setattr(connection, _SENT, None)
+        with connection.wrap_database_errors:
+            raw.execute("BEGIN; " + scope_sql(current()))
+        try:
+            result = execute(sql, params, many, context)
+        except BaseException:
+            if raw.info.transaction_status != pq.TransactionStatus.IDLE:
+                raw.execute("ROLLBACK")
+            raise
+        with connection.wrap_database_errors:  # deferred checks fire here, as Django errors
+            raw.execute("COMMIT")
+        return result
+    ensure_applied(connection)
+    result = execute(sql, params, many, context)
+    if sql.lstrip()[:20].upper().startswith("ROLLBACK TO"):
+        setattr(connection, _SENT, None)  # a savepoint rollback may have undone a SET LOCAL
+    return result
+
+
+def scoped_aliases() -> tuple[str, ...]:
+    return tuple(_config().get("DATABASES", ()))
+
+
+_SCOPED = "_flowbase_row_scoped"
+
+
+def install(connection, **_kwargs) -> None:
+    """connection_created receiver: wrap the app's connections (once per connection object).
+    Only a login that may enter the bypass role is scoped: the owner (migrations, the test
+    database's set-up) owns the tables and is not subject to their policies anyway."""
+    if connection.alias not in scoped_aliases():
+        return
+    if apply_scope not in connection.execute_wrappers:
+        connection.execute_wrappers.insert(0, apply_scope)
+    with connection.wrap_database_errors:
+        row = connection.connection.execute(
+            "SELECT EXISTS (SELECT 1 FROM pg_roles r WHERE r.rolname = %s"
+            " AND pg_has_role(session_user, r.oid, 'MEMBER'))",
+            [_config()["BYPASS_ROLE"]],
+        ).fetchone()
+    setattr(connection, _SCOPED, bool(row and row[0]))
