@@ -27,6 +27,8 @@ DEFAULTS: dict[str, Any] = {
     "DEAD_RATIO_WARNING": 0.20,
     "DEAD_RATIO_CRITICAL": 0.50,
     "WORST_TABLES_METRICS": 10,
+    # Schema drift: tables in `public` that no model declares but that belong there
+    "DRIFT_IGNORE_TABLES": (),
     # Partitions
     "PARTITIONS_AHEAD_MIN": 1,  # fewer future partitions than this → critical
     "DEFAULT_PARTITION_ROWS_CAP": 100_000,

@@ -51,6 +51,7 @@ _CHECK_FIELDS = (
     "last_ran_at", "last_passed", "last_failed_count", "last_total", "last_error",
     "last_failing_rows",
 )  # fmt: skip
+_DRIFT_FIELDS = ("kind", "object", "severity", "title", "detail", "fix")
 
 
 _OVERVIEW_FIELDS = (
@@ -117,6 +118,12 @@ def _project(name: str, r: dict) -> dict[str, Any]:
         return {"notes": r["notes"], "matviews": [_pick(v, _MATVIEW_FIELDS) for v in r["matviews"]]}
     if name == "quality":
         return {"checks": [_pick(c, _CHECK_FIELDS) for c in r["checks"]]}
+    if name == "drift":
+        return {
+            "clean": r["clean"],
+            "counts": r["counts"],
+            "drift": [_pick(i, _DRIFT_FIELDS) for i in r["drift"]],
+        }
     raise KeyError(name)
 
 
@@ -232,6 +239,12 @@ def text(doc: dict[str, Any]) -> str:
             f"  {'  ' * c['depth']}{'blocker' if not c['depth'] else 'blocked'} {c['pid']} {c['state']}"
             for c in a["blocking_chains"]
         ]
+    if "drift" in s and "error" not in s["drift"]:
+        d = s["drift"]["drift"]
+        lines.append(
+            f"[drift] {len(d)} difference(s) between the models/migrations and the database"
+        )
+        lines += [f"  {i['kind']:26} {i['object']}: {i['title']}" for i in d[:50]]
     if "matviews" in s and "error" not in s["matviews"]:
         m = s["matviews"]
         lines.append(

@@ -68,6 +68,7 @@ SECTIONS: tuple[Section, ...] = (
     Section(
         "quality", "Data quality", "quality", "quality", "quality", ("quality.",), cache_seconds=0
     ),
+    Section("drift", "Schema drift", "drift", "drift", "drift", ("drift.",)),
     Section("findings", "Findings", "findings", "findings"),
 )
 

@@ -66,6 +66,10 @@ def matview_report() -> dict[str, Any]:
     return sections.build("matviews")
 
 
+def drift_report() -> dict[str, Any]:
+    return sections.build("drift")
+
+
 def quality_report(history: int = 30) -> dict[str, Any]:
     return sections.build("quality", history=history)
 

@@ -345,6 +345,13 @@ def matviews(request, model_admin):
 
 
 @degrade
+def drift(request, model_admin):
+    require(request)
+    report = selectors.cached("drift", selectors.drift_report, refresh=_refresh(request))
+    return _render(request, model_admin, "drift", "drift.html", {"report": report})
+
+
+@degrade
 def quality(request, model_admin):
     require(request)
     report = selectors.quality_report()
