@@ -56,6 +56,14 @@ SECTIONS: tuple[Section, ...] = (
     ),
     Section("queries", "Slow queries", "queries", "queries", "queries", ("settings",)),
     Section(
+        "suggested_indexes",
+        "Suggested indexes",
+        "suggested-indexes",
+        "suggested_indexes",
+        "suggested_indexes",
+        ("index.suggested",),
+    ),
+    Section(
         "activity",
         "Activity and locks",
         "activity",

@@ -66,6 +66,10 @@ def matview_report() -> dict[str, Any]:
     return sections.build("matviews")
 
 
+def suggested_index_report() -> dict[str, Any]:
+    return sections.build("suggested_indexes")
+
+
 def drift_report() -> dict[str, Any]:
     return sections.build("drift")
 
