@@ -81,6 +81,8 @@ ensure_packages() {
     id postgres >/dev/null 2>&1 || die "the postgres system user is missing (Debian's postgresql package creates it)"
     # RUM: the knowledge base's ranked search index (docs/knowledge.md).
     [ -f "/usr/share/postgresql/${version%%.*}/extension/rum.control" ] || apt_install "postgresql-${version%%.*}-rum"
+    # HypoPG: hypothetical indexes for the Database section's suggested indexes (docs/dbhealth.md).
+    [ -f "/usr/share/postgresql/${version%%.*}/extension/hypopg.control" ] || apt_install "postgresql-${version%%.*}-hypopg"
   fi
 }
 

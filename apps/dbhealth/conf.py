@@ -27,6 +27,12 @@ DEFAULTS: dict[str, Any] = {
     "DEAD_RATIO_WARNING": 0.20,
     "DEAD_RATIO_CRITICAL": 0.50,
     "WORST_TABLES_METRICS": 10,
+    # Suggested indexes (HypoPG): the slowest SELECTs tried, and the planner-cost cut that counts
+    "SUGGESTED_INDEX_QUERIES": 50,
+    "SUGGESTED_INDEX_MIN_SAVING": 0.5,
+    "SUGGESTED_INDEX_TIMEOUT_MS": 2_000,
+    # Schema drift: tables in `public` that no model declares but that belong there
+    "DRIFT_IGNORE_TABLES": (),
     # Partitions
     "PARTITIONS_AHEAD_MIN": 1,  # fewer future partitions than this → critical
     "DEFAULT_PARTITION_ROWS_CAP": 100_000,

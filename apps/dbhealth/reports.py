@@ -51,6 +51,10 @@ _CHECK_FIELDS = (
     "last_ran_at", "last_passed", "last_failed_count", "last_total", "last_error",
     "last_failing_rows",
 )  # fmt: skip
+_SUGGESTION_FIELDS = (
+    "table", "columns", "cost_before", "cost_after", "saving", "ddl", "total_ms", "queries",
+)  # fmt: skip
+_DRIFT_FIELDS = ("kind", "object", "severity", "title", "detail", "fix")
 
 
 _OVERVIEW_FIELDS = (
@@ -117,6 +121,18 @@ def _project(name: str, r: dict) -> dict[str, Any]:
         return {"notes": r["notes"], "matviews": [_pick(v, _MATVIEW_FIELDS) for v in r["matviews"]]}
     if name == "quality":
         return {"checks": [_pick(c, _CHECK_FIELDS) for c in r["checks"]]}
+    if name == "suggested_indexes":
+        return {
+            "available": r["available"],
+            "message": r["message"],
+            "suggestions": [_pick(x, _SUGGESTION_FIELDS) for x in r["suggestions"]],
+        }
+    if name == "drift":
+        return {
+            "clean": r["clean"],
+            "counts": r["counts"],
+            "drift": [_pick(i, _DRIFT_FIELDS) for i in r["drift"]],
+        }
     raise KeyError(name)
 
 
@@ -232,6 +248,22 @@ def text(doc: dict[str, Any]) -> str:
             f"  {'  ' * c['depth']}{'blocker' if not c['depth'] else 'blocked'} {c['pid']} {c['state']}"
             for c in a["blocking_chains"]
         ]
+    if "suggested_indexes" in s and "error" not in s["suggested_indexes"]:
+        x = s["suggested_indexes"]
+        if not x["available"]:
+            lines.append(f"[suggested indexes] {x['message']}")
+        else:
+            lines.append(f"[suggested indexes] {len(x['suggestions'])} (HypoPG-checked)")
+            lines += [
+                f"  cost {i['cost_before']:.0f} -> {i['cost_after']:.0f}  {i['ddl']}"
+                for i in x["suggestions"][:20]
+            ]
+    if "drift" in s and "error" not in s["drift"]:
+        d = s["drift"]["drift"]
+        lines.append(
+            f"[drift] {len(d)} difference(s) between the models/migrations and the database"
+        )
+        lines += [f"  {i['kind']:26} {i['object']}: {i['title']}" for i in d[:50]]
     if "matviews" in s and "error" not in s["matviews"]:
         m = s["matviews"]
         lines.append(

@@ -56,6 +56,14 @@ SECTIONS: tuple[Section, ...] = (
     ),
     Section("queries", "Slow queries", "queries", "queries", "queries", ("settings",)),
     Section(
+        "suggested_indexes",
+        "Suggested indexes",
+        "suggested-indexes",
+        "suggested_indexes",
+        "suggested_indexes",
+        ("index.suggested",),
+    ),
+    Section(
         "activity",
         "Activity and locks",
         "activity",
@@ -68,6 +76,7 @@ SECTIONS: tuple[Section, ...] = (
     Section(
         "quality", "Data quality", "quality", "quality", "quality", ("quality.",), cache_seconds=0
     ),
+    Section("drift", "Schema drift", "drift", "drift", "drift", ("drift.",)),
     Section("findings", "Findings", "findings", "findings"),
 )
 

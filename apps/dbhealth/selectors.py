@@ -66,6 +66,14 @@ def matview_report() -> dict[str, Any]:
     return sections.build("matviews")
 
 
+def suggested_index_report() -> dict[str, Any]:
+    return sections.build("suggested_indexes")
+
+
+def drift_report() -> dict[str, Any]:
+    return sections.build("drift")
+
+
 def quality_report(history: int = 30) -> dict[str, Any]:
     return sections.build("quality", history=history)
 

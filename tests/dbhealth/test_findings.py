@@ -111,7 +111,8 @@ def test_dbhealth_command_exit_codes(scratch):
     code, doc = dbhealth_json()
     assert code == 1 and doc["critical_open"] >= 1
     assert set(doc["sections"]) == {
-        "overview", "indexes", "tables", "queries", "activity", "matviews", "quality", "findings",
+        "overview", "indexes", "tables", "queries", "suggested_indexes", "activity", "matviews",
+        "quality", "drift", "findings",
     }  # fmt: skip
     assert doc["sections"]["findings"]["counts"]["critical"] == doc["critical_open"]
     Finding.objects.all().delete()

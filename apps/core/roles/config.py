@@ -19,6 +19,9 @@ MANAGED_SCHEMAS = ("public", "archive")
 # a superuser (CREATE EXTENSION pg_stat_statements needs one; the others are trusted).
 # rum: the knowledge-base search benchmark's alternative index (docs/knowledge.md).
 EXTENSIONS = ("pg_stat_statements", "pg_trgm", "btree_gin", "hstore", "rum")
+# Created when the server has them, skipped otherwise (their feature then says it is off).
+# hypopg: hypothetical indexes for the Database section's suggested indexes (docs/dbhealth.md).
+OPTIONAL_EXTENSIONS = ("hypopg",)
 # Tables the app may only append to (the audit log): no UPDATE/DELETE even on its partitions,
 # so `pgtrigger.ignore` of the append-only guard cannot be used to rewrite history.
 APPEND_ONLY_TABLES = ("audit_auditevent",)

@@ -106,7 +106,15 @@ def database_ownership(r: config.Roles) -> list[str]:
 
 
 def extensions() -> list[str]:
-    return [f"CREATE EXTENSION IF NOT EXISTS {quote(name)}" for name in config.EXTENSIONS]
+    required = [f"CREATE EXTENSION IF NOT EXISTS {quote(name)}" for name in config.EXTENSIONS]
+    optional = [
+        "DO $$\nBEGIN\n"
+        f"  IF EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = {literal(name)}) THEN\n"
+        f"    CREATE EXTENSION IF NOT EXISTS {quote(name)};\n"
+        "  END IF;\nEND $$"
+        for name in config.OPTIONAL_EXTENSIONS
+    ]
+    return required + optional
 
 
 def signal_function(r: config.Roles) -> list[str]:

@@ -345,6 +345,25 @@ def matviews(request, model_admin):
 
 
 @degrade
+@runs_a_batch  # one EXPLAIN per slow statement and candidate, on one connection
+def suggested_indexes(request, model_admin):
+    require(request)
+    report = selectors.cached(
+        "suggested_indexes", selectors.suggested_index_report, refresh=_refresh(request)
+    )
+    return _render(
+        request, model_admin, "suggested_indexes", "suggested_indexes.html", {"report": report}
+    )
+
+
+@degrade
+def drift(request, model_admin):
+    require(request)
+    report = selectors.cached("drift", selectors.drift_report, refresh=_refresh(request))
+    return _render(request, model_admin, "drift", "drift.html", {"report": report})
+
+
+@degrade
 def quality(request, model_admin):
     require(request)
     report = selectors.quality_report()
