@@ -90,6 +90,20 @@ def test_metrics_carry_connections_redis_and_queries_per_request(admin_client_db
     assert metric_value(text, "flowbase_request_queries_window", 'quantile="0.95"') >= 1
 
 
+def test_connections_near_the_limit_are_a_finding(settings):
+    from apps.dbhealth import selectors
+
+    assert not [
+        f for f in selectors.overview_report()["findings"] if f["kind"] == "database.connections"
+    ]
+    settings.DBHEALTH = {**settings.DBHEALTH, "CONNECTIONS_WARNING_RATIO": 0.001}
+    (found,) = [
+        f for f in selectors.overview_report()["findings"] if f["kind"] == "database.connections"
+    ]
+    assert found["severity"] == "warning" and found["evidence"]["connections"] >= 1
+    assert any(roles().monitor in top for top in found["evidence"]["top"])
+
+
 def test_psycopg_pool_utilisation_when_the_pool_is_enabled(monkeypatch):
     options = connections["readonly"].settings_dict["OPTIONS"]
     monkeypatch.setitem(options, "pool", {"min_size": 1, "max_size": 3, "timeout": 5})
@@ -201,8 +215,8 @@ def test_overview_queries_stay_bounded_by_snapshot_count(admin_client_dbh):
     _seed(600, every=timedelta(minutes=1))
     assert _request_queries(admin_client_dbh, url + "&refresh=1") == built
     assert _request_queries(admin_client_dbh, url) == cached
-    # Measured: 41 and 5 (every alias; each catalog read is a savepoint, its settings, the
-    # statement and the rollback).
+    # Measured: 41 and 5 (34 and 4 before the figures and trends; every alias, each catalog
+    # read being a savepoint, its settings, the statement and the rollback).
     assert built <= 45 and cached <= 8
 
 
