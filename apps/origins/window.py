@@ -36,6 +36,7 @@ _lock = threading.Lock()
 def record(queries: int) -> None:
     with _lock:
         _pending.append(queries)
+        del _pending[:-WINDOW]  # while Redis is skipped, keep only what the list would keep
         _local.append(queries)
         due = (
             len(_pending) >= FLUSH_EVERY or time.monotonic() - _state["flushed_at"] >= FLUSH_SECONDS
