@@ -170,3 +170,99 @@ def share_bar(
         mark_safe("".join(rects)),  # each rect built by format_html above
         legend,
     )
+
+
+def line_chart(
+    labels: Sequence[str],
+    series: Sequence[tuple[str, str, Sequence[float | None]]],
+    *,
+    width: int = 720,
+    height: int = 120,
+    label: Callable[[float], str] = _fmt,
+    zero_based: bool = False,
+    ticks: int = 6,
+) -> SafeString:
+    """Lines over time: one per `series` = (name, css class, values per label); None breaks the
+    line (a snapshot without that figure). The y axis names its lowest and highest value."""
+    n = len(labels)
+    points = [float(v) for _n, _c, values in series for v in values if v is not None]
+    if n < 2 or not points:
+        return SafeString("")
+    low = 0.0 if zero_based else min(points)
+    high = max(points)
+    if high == low:  # a flat series is drawn mid-height, not on the axis
+        pad = abs(high) * 0.05 or 1.0
+        low, high = (low if zero_based else low - pad), high + pad
+    span = high - low
+    left, bottom = 56, 18
+    plot_w, plot_h = width - left - 6, height - bottom - 8
+    step = plot_w / (n - 1)
+
+    def y(v: float) -> float:
+        return 8 + plot_h - (v - low) / span * plot_h
+
+    parts = []
+    for name, css, values in series:
+        run: list[str] = []
+        for i, v in enumerate([*values, None]):
+            if v is not None:
+                run.append(f"{left + i * step:.1f},{y(float(v)):.1f}")
+                parts.append(
+                    format_html(
+                        '<circle cx="{}" cy="{}" r="1.5" class="{}"><title>{}: {} {}</title>'
+                        "</circle>",
+                        f"{left + i * step:.1f}",
+                        f"{y(float(v)):.1f}",
+                        css,
+                        labels[i],
+                        label(float(v)),
+                        name,
+                    )
+                )
+            elif run:
+                parts.append(
+                    format_html('<polyline class="fb-line {}" points="{}"/>', css, " ".join(run))
+                )
+                run = []
+    every = max(1, (n - 1) // max(ticks - 1, 1))
+    for i in range(0, n, every):
+        parts.append(
+            format_html(
+                '<text x="{}" y="{}" text-anchor="middle">{}</text>',
+                f"{left + i * step:.1f}",
+                height - 4,
+                labels[i],
+            )
+        )
+    axis = format_html(
+        '<line class="axis" x1="{}" y1="{}" x2="{}" y2="{}"/>'
+        '<text x="{}" y="14" text-anchor="end">{}</text>'
+        '<text x="{}" y="{}" text-anchor="end">{}</text>',
+        left,
+        8 + plot_h,
+        width - 6,
+        8 + plot_h,
+        left - 4,
+        label(high),
+        left - 4,
+        8 + plot_h,
+        label(low),
+    )
+    legend = format_html_join(
+        "",
+        '<span class="{}">{} (last {})</span>',
+        (
+            (css, name, label(float(last[-1])))
+            for name, css, values in series
+            if (last := [v for v in values if v is not None])
+        ),
+    )
+    return format_html(
+        '<svg class="fb-chart" viewBox="0 0 {} {}" role="img" preserveAspectRatio="xMinYMin meet">'
+        '{}{}</svg><div class="fb-legend">{}</div>',
+        width,
+        height,
+        axis,
+        mark_safe("".join(parts)),  # each part built by format_html above
+        legend,
+    )

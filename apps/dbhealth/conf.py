@@ -41,6 +41,9 @@ DEFAULTS: dict[str, Any] = {
     "IDLE_IN_TRANSACTION_SECONDS": 30,
     "XID_AGE_WARNING": 500_000_000,
     "XID_AGE_CRITICAL": 1_500_000_000,
+    # Server connections in use / (max_connections - superuser_reserved_connections)
+    "CONNECTIONS_WARNING_RATIO": 0.80,
+    "CONNECTIONS_CRITICAL_RATIO": 0.95,
     # Materialized views
     "MATVIEW_DEFAULT_STALENESS_SECONDS": 24 * 3600,
     # Data quality
@@ -73,6 +76,7 @@ DEFAULTS: dict[str, Any] = {
     # Snapshots
     "SNAPSHOT_KEEP_DAYS": 35,
     "SPARKLINE_POINTS": 48,
+    "OVERVIEW_SNAPSHOT_KEEP_DAYS": 14,  # taken every 15 min; the overview charts 24 h and 7 d
     # Caching
     "PAGE_CACHE_SECONDS": 60,
     "METRICS_CACHE_SECONDS": 30,

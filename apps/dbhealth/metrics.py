@@ -14,12 +14,14 @@ import time
 from typing import Any
 
 from django.db import connection
-from prometheus_client.core import REGISTRY, GaugeMetricFamily
+from prometheus_client.core import REGISTRY, CounterMetricFamily, GaugeMetricFamily
+
+from apps.origins import window
 
 from . import conf, selectors
 from .cache import cache_key
 from .cache import safe_cache as cache
-from .checks import activity, overview
+from .checks import activity, connections, overview, redis_cache
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +81,9 @@ def snapshot_build() -> dict[str, Any]:
         "blocked_backends": sum(1 for a in act if a["blocked_by"]),
         "heartbeat_age": selectors.heartbeat_age_seconds(),
         "findings_open": selectors.findings_open_counts(),
+        "server_connections": connections.server_connections(),
+        "redis_cache": redis_cache.cache_stats(),
+        "request_queries": window.summary(),
     }
 
 
@@ -121,11 +126,27 @@ class DbHealthCollector:
         "flowbase_db_blocked_backends": "Backends waiting on a lock held by another backend",
         "flowbase_db_beat_heartbeat_age_seconds": "Seconds since Celery beat last checked in",
         "flowbase_db_findings_open": "Open DB-health findings by severity",
+        "flowbase_db_server_connections": "Client backends of the server by application_name and role",
+        "flowbase_db_max_connections": "max_connections less superuser_reserved_connections",
+        "flowbase_db_connection_utilisation": "Client backends / usable max_connections",
+        "flowbase_db_pool_connections": "This process's psycopg pool connections by state",
+        "flowbase_db_pool_max_size": "This process's psycopg pool max_size",
+        "flowbase_redis_up": "1 when the cache's Redis answered INFO",
+        "flowbase_redis_cache_hit_ratio": "keyspace_hits / (hits + misses) of the cache's Redis",
+        "flowbase_request_queries_window": "Queries per request over the newest requests (quantile)",
+        "flowbase_request_queries_window_requests": "Requests in the queries-per-request window",
+    }
+    # Cumulative since the Redis server started: rate() them for a hit rate over a window.
+    COUNTERS = {
+        "flowbase_redis_keyspace_hits": "keyspace_hits of the cache's Redis (INFO stats)",
+        "flowbase_redis_keyspace_misses": "keyspace_misses of the cache's Redis (INFO stats)",
     }
 
     def describe(self):
         for name, doc in self.NAMES.items():
             yield GaugeMetricFamily(name, doc)
+        for name, doc in self.COUNTERS.items():
+            yield CounterMetricFamily(name, doc)
 
     def collect(self):
         snap, ok = snapshot_get()
@@ -172,7 +193,54 @@ class DbHealthCollector:
             )
             for sev, n in snap["findings_open"].items():
                 g["flowbase_db_findings_open"].add_metric([sev], float(n))
+            self._add_figures(snap, g)
+        c = {name: CounterMetricFamily(name, doc) for name, doc in self.COUNTERS.items()}
+        redis_figures = (snap or {}).get("redis_cache") or {}
+        if redis_figures.get("available"):
+            c["flowbase_redis_keyspace_hits"].add_metric([], float(redis_figures["hits"]))
+            c["flowbase_redis_keyspace_misses"].add_metric([], float(redis_figures["misses"]))
+        self._add_pools(g)
         yield from g.values()
+        yield from c.values()
+
+    @staticmethod
+    def _add_figures(snap: dict, g: dict) -> None:
+        """Seed 003's figures: server connections, the Redis cache, queries per request."""
+        server = snap.get("server_connections")
+        if server:
+            for group in server["by_application"]:
+                g["flowbase_db_server_connections"].add_metric(
+                    [group["application"], group["role"]], float(group["connections"])
+                )
+            if server["usable"]:
+                g["flowbase_db_max_connections"].add_metric([], float(server["usable"]))
+                g["flowbase_db_connection_utilisation"].add_metric([], float(server["utilisation"]))
+        redis_figures = snap.get("redis_cache")
+        if redis_figures:
+            g["flowbase_redis_up"].add_metric([], 1.0 if redis_figures["available"] else 0.0)
+            if redis_figures["hit_ratio"] is not None:
+                g["flowbase_redis_cache_hit_ratio"].add_metric([], redis_figures["hit_ratio"])
+        queries = snap.get("request_queries")
+        if queries:
+            g["flowbase_request_queries_window_requests"].add_metric([], float(queries["requests"]))
+            for quantile, key in (("0.5", "p50"), ("0.95", "p95")):
+                if queries[key] is not None:
+                    g["flowbase_request_queries_window"].add_metric([quantile], queries[key])
+
+    @staticmethod
+    def _add_pools(g: dict) -> None:
+        """Read live, not from the shared snapshot: each process has its own pool."""
+        try:
+            pools = connections.pool_stats()
+        except Exception:  # a pool that cannot report must not fail the scrape
+            logger.exception("psycopg pool statistics unavailable")
+            return
+        for pool in pools:
+            for state in ("in_use", "available", "waiting"):
+                g["flowbase_db_pool_connections"].add_metric(
+                    [pool["alias"], state], float(pool[state])
+                )
+            g["flowbase_db_pool_max_size"].add_metric([pool["alias"]], float(pool["max"]))
 
     @staticmethod
     def _labels(name: str) -> list[str]:
@@ -186,6 +254,10 @@ class DbHealthCollector:
             "flowbase_db_dataquality_failed_rows": ["check"],
             "flowbase_db_dataquality_passed": ["check"],
             "flowbase_db_findings_open": ["severity"],
+            "flowbase_db_server_connections": ["application", "role"],
+            "flowbase_db_pool_connections": ["alias", "state"],
+            "flowbase_db_pool_max_size": ["alias"],
+            "flowbase_request_queries_window": ["quantile"],
         }.get(name, [])
 
 

@@ -202,3 +202,30 @@ class MatviewObservation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.view_name} @ {self.observed_at:%Y-%m-%d %H:%M}"
+
+
+class OverviewSnapshot(models.Model):
+    """The overview's figures every 15 minutes (beat), for its 24 h / 7 d trend charts."""
+
+    taken_at = models.DateTimeField(db_index=True)
+    size_bytes = models.BigIntegerField(null=True, blank=True)
+    heap_hit_ratio = models.FloatField(null=True, blank=True)
+    index_hit_ratio = models.FloatField(null=True, blank=True)
+    # Backends on this database (the overview's "connections by state") and the server's limit.
+    connections = models.IntegerField(null=True, blank=True)
+    max_connections = models.IntegerField(null=True, blank=True)
+    # Client backends of the whole server / (max_connections - superuser_reserved_connections).
+    connection_utilisation = models.FloatField(null=True, blank=True)
+    # Redis INFO counters (cumulative since the server started; None: Redis unavailable).
+    redis_hits = models.BigIntegerField(null=True, blank=True)
+    redis_misses = models.BigIntegerField(null=True, blank=True)
+    request_queries_p50 = models.FloatField(null=True, blank=True)
+    request_queries_p95 = models.FloatField(null=True, blank=True)
+    request_samples = models.IntegerField(default=0)
+
+    class Meta:
+        ordering = ["-taken_at"]
+        get_latest_by = "taken_at"
+
+    def __str__(self) -> str:
+        return f"overview @ {self.taken_at:%Y-%m-%d %H:%M}"

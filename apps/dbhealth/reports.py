@@ -61,6 +61,7 @@ _OVERVIEW_FIELDS = (
     "database", "server_version", "size_bytes", "heap_hit_ratio", "index_hit_ratio",
     "stats_reset", "connections", "connections_total", "max_connections",
     "longest_transaction_seconds", "oldest_xid_age", "oldest_backend_xmin_age",
+    "connection_pool", "psycopg_pools", "redis_cache", "request_queries",
 )  # fmt: skip
 
 

@@ -18,7 +18,7 @@ from . import conf, sections
 from .cache import cache_clear, cache_key, cache_put, cached
 from .checks.index_usage import index_history
 from .checks.tables import partitions_page as table_partitions
-from .models import SEVERITY_RANK, Finding, FindingStatus, Severity
+from .models import SEVERITY_RANK, Finding, FindingStatus, OverviewSnapshot, Severity
 
 __all__ = [
     "activity_report",
@@ -35,6 +35,7 @@ __all__ = [
     "index_report",
     "matview_report",
     "overview_report",
+    "overview_snapshots",
     "quality_report",
     "query_report",
     "table_partitions",
@@ -44,6 +45,19 @@ __all__ = [
 
 def overview_report() -> dict[str, Any]:
     return sections.build("overview")
+
+
+SNAPSHOT_FIELDS = (
+    "taken_at", "size_bytes", "heap_hit_ratio", "index_hit_ratio", "connections",
+    "max_connections", "connection_utilisation", "redis_hits", "redis_misses",
+    "request_queries_p50", "request_queries_p95", "request_samples",
+)  # fmt: skip
+
+
+def overview_snapshots(*, since, limit: int = 5_000) -> list[dict[str, Any]]:
+    """Overview snapshots taken since `since`, oldest first (one query; 7 d is ~670 rows)."""
+    rows = OverviewSnapshot.objects.filter(taken_at__gte=since).order_by("-taken_at")
+    return list(reversed(rows.values(*SNAPSHOT_FIELDS)[:limit]))
 
 
 def index_report() -> dict[str, Any]:

@@ -16,12 +16,14 @@ from apps.audit.services import audit_action_record
 from apps.core.db import first_line
 from apps.ops.matviews import REGISTRY as MATVIEW_REGISTRY
 from apps.ops.tasks import refresh_matview_task
+from apps.origins import window
 
 from . import cache as dbcache
 from . import conf, querytext, redaction, sqlcheck
 from . import sections as registry
-from .checks import activity
+from .checks import activity, connections, redis_cache
 from .checks import indexes as index_checks
+from .checks import overview as overview_checks
 from .checks import quality as dq
 from .models import (
     SEVERITY_RANK,
@@ -31,6 +33,7 @@ from .models import (
     Finding,
     FindingStatus,
     IndexUsageSnapshot,
+    OverviewSnapshot,
 )
 from .runner import CatalogError
 
@@ -293,6 +296,36 @@ def index_usage_snapshot_take(*, now: datetime | None = None) -> int:
         taken_at__lt=now - timedelta(days=conf.get("SNAPSHOT_KEEP_DAYS"))
     ).delete()
     return len(rows)
+
+
+@transaction.atomic
+def overview_snapshot_take(*, now: datetime | None = None) -> OverviewSnapshot:
+    """Record the overview's figures now and drop snapshots older than
+    OVERVIEW_SNAPSHOT_KEEP_DAYS. A figure that cannot be read (Redis down) is stored as None."""
+    now = now or timezone.now()
+    db = overview_checks.database_overview()
+    states = overview_checks.connection_states()
+    pool = connections.server_connections()
+    cache = redis_cache.cache_stats()
+    queries = window.summary()
+    snapshot = OverviewSnapshot.objects.create(
+        taken_at=now,
+        size_bytes=db.get("size_bytes"),
+        heap_hit_ratio=db.get("heap_hit_ratio"),
+        index_hit_ratio=db.get("index_hit_ratio"),
+        connections=sum(s["count"] for s in states),
+        max_connections=db.get("max_connections"),
+        connection_utilisation=pool["utilisation"],
+        redis_hits=cache["hits"],
+        redis_misses=cache["misses"],
+        request_queries_p50=queries["p50"],
+        request_queries_p95=queries["p95"],
+        request_samples=queries["requests"],
+    )
+    OverviewSnapshot.objects.filter(
+        taken_at__lt=now - timedelta(days=conf.get("OVERVIEW_SNAPSHOT_KEEP_DAYS"))
+    ).delete()
+    return snapshot
 
 
 # --- data quality ----------------------------------------------------------------------------

@@ -23,3 +23,8 @@ def dataquality_run_task(name: str | None = None) -> dict:
 @shared_task(name="apps.dbhealth.tasks.findings_refresh_task", soft_time_limit=120, time_limit=180)
 def findings_refresh_task() -> dict:
     return services.findings_refresh()["sync"]
+
+
+@shared_task(name="apps.dbhealth.tasks.overview_snapshot_task", soft_time_limit=60, time_limit=90)
+def overview_snapshot_task() -> int:
+    return services.overview_snapshot_take().pk

@@ -74,6 +74,14 @@ DEFAULT_SCHEDULE: tuple[ScheduleEntry, ...] = (
         expire_seconds=50 * 60,
     ),
     ScheduleEntry(
+        name="dbhealth: overview snapshot",
+        task="apps.dbhealth.tasks.overview_snapshot_task",
+        description="Database size, cache hit ratios, connections, Redis hit rate and queries "
+        "per request for the overview's trend charts (old snapshots pruned).",
+        every=timedelta(minutes=15),
+        expire_seconds=14 * 60,
+    ),
+    ScheduleEntry(
         name="dbhealth: findings refresh",
         task="apps.dbhealth.tasks.findings_refresh_task",
         description="Re-evaluate findings: open new ones, resolve gone ones, reopen returning ones.",

@@ -1,9 +1,11 @@
-"""Query counts per request as a Prometheus histogram, and requests that repeated a query shape."""
+"""Query counts per request as a Prometheus histogram (and the shared window behind the overview's
+p50/p95), and requests that repeated a query shape."""
 
 from __future__ import annotations
 
 from prometheus_client import Counter, Histogram
 
+from . import window
 from .tally import Tally
 
 REQUEST_QUERIES = Histogram(
@@ -19,3 +21,4 @@ REPEATED_QUERY_REQUESTS = Counter(
 
 def observe_request(counter: Tally) -> None:
     REQUEST_QUERIES.observe(counter.queries)
+    window.record(counter.queries)

@@ -82,3 +82,38 @@ def test_every_page_in_headless_chromium(scratch, live_server, browser, django_u
     WebDriverWait(browser, 30).until(lambda d: d.find_elements(By.ID, "partitions"))
     assert f"{SCHEMA}.events_p_default" in browser.find_element(By.ID, "partitions").text
     browser.save_screenshot(str(ARTIFACTS / "tables-expanded.png"))
+
+
+def test_overview_trends_fit_common_widths(live_server, browser, django_user_model):
+    """Seeded overview snapshots: six trend charts and the new figure cards, no sideways
+    scroll at 1280 and 1920 px."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from .test_overview_figures import _seed
+
+    _seed(40)
+    django_user_model.objects.create_superuser("trend_admin", "t@example.com", "trend-pw-123!")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    browser.get(live_server.url + "/admin/login/")
+    browser.find_element(By.NAME, "username").send_keys("trend_admin")
+    browser.find_element(By.NAME, "password").send_keys("trend-pw-123!")
+    browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+    WebDriverWait(browser, 30).until(lambda d: "/admin/login/" not in d.current_url)
+    for width in (1280, 1920):
+        browser.set_window_size(width, 900)
+        inner = browser.execute_script("return window.innerWidth")
+        browser.execute_script(f"window.resizeBy({width - inner}, 0)")
+        browser.get(live_server.url + page_url("overview") + "?refresh=1")
+        charts = browser.find_elements(By.CSS_SELECTOR, "#overview-snapshot-trends svg.fb-chart")
+        assert len(charts) == 6
+        assert browser.find_element(By.ID, "figure-redis").text
+        scroll, inner = browser.execute_script(
+            "return [document.documentElement.scrollWidth, window.innerWidth]"
+        )
+        assert scroll <= inner, width
+        browser.save_screenshot(str(ARTIFACTS / f"overview-figures-{width}.png"))
+        browser.execute_script(
+            "document.getElementById('overview-snapshot-trends').scrollIntoView()"
+        )
+        browser.save_screenshot(str(ARTIFACTS / f"overview-trends-{width}.png"))

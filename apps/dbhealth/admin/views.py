@@ -22,7 +22,7 @@ from apps.audit import request_context
 from apps.core.validation import parse_id, text_problem
 from apps.origins.repeats import runs_a_batch
 
-from .. import conf, selectors, services
+from .. import conf, selectors, services, trends
 from ..cache import safe_cache as cache
 from ..checks import activity as activity_checks
 from ..checks.queries import filter_by_origin
@@ -128,6 +128,7 @@ def overview(request, model_admin):
             "open_counts": selectors.findings_open_counts(),
             "findings_checked": selectors.findings_last_checked(),
             **_overview_trends(),
+            **trends.overview_trends(request.GET.get("trend", "24h")),
         },
         title="Database overview",
     )

@@ -1,12 +1,15 @@
-"""Overview: database size, cache hit ratios, connections, oldest transaction, XID age."""
+"""Overview: database size, cache hit ratios, connections, oldest transaction, XID age; the
+figures seed 003 tracks (pool utilisation, Redis cache hit rate, queries per request)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from apps.origins import window
+
 from .. import conf
 from ..runner import USER_SCHEMAS, fetch, fetch_one
-from . import queries
+from . import connections, queries, redis_cache
 from .base import Severity, finding
 
 DATABASE_SQL = f"""
@@ -103,5 +106,9 @@ def report() -> dict[str, Any]:
         "freeze_max_age": db.get("freeze_max_age"),
         "multixact_freeze_max_age": db.get("multixact_freeze_max_age"),
         "pg_stat_statements": queries.pg_stat_statements_status(),
+        "connection_pool": connections.server_connections(),
+        "psycopg_pools": connections.pool_stats(),
+        "redis_cache": redis_cache.cache_stats(),
+        "request_queries": window.summary(),
         "findings": [f.as_dict() for f in findings],
     }

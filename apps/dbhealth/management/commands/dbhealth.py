@@ -18,7 +18,9 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true")
         parser.add_argument("--section", choices=SECTIONS, action="append", dest="sections")
         parser.add_argument(
-            "--snapshot", action="store_true", help="also take an index-usage snapshot"
+            "--snapshot",
+            action="store_true",
+            help="also take an index-usage and an overview snapshot",
         )
         parser.add_argument(
             "--accept",
@@ -34,6 +36,7 @@ class Command(BaseCommand):
             return
         if snapshot:
             services.index_usage_snapshot_take()
+            services.overview_snapshot_take()
         doc = reports.document(sections or SECTIONS)
         if json:
             self.stdout.write(_dumps(doc))
