@@ -13,13 +13,15 @@ import math
 import time
 from typing import Any
 
-from django.db import connection
+from django.db import connection, connections
 from prometheus_client.core import REGISTRY, GaugeMetricFamily
+
+from apps.pg import routing
 
 from . import conf, selectors
 from .cache import cache_key
 from .cache import safe_cache as cache
-from .checks import activity, overview
+from .checks import activity, overview, replication
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +81,14 @@ def snapshot_build() -> dict[str, Any]:
         "blocked_backends": sum(1 for a in act if a["blocked_by"]),
         "heartbeat_age": selectors.heartbeat_age_seconds(),
         "findings_open": selectors.findings_open_counts(),
+        "standbys": [
+            {
+                "standby": r["name"] or r["address"] or "standby",
+                "seconds": r["replay_lag_seconds"],
+                "bytes": r["replay_lag_bytes"] or 0,
+            }
+            for r in replication.standbys()
+        ],
     }
 
 
@@ -121,6 +131,10 @@ class DbHealthCollector:
         "flowbase_db_blocked_backends": "Backends waiting on a lock held by another backend",
         "flowbase_db_beat_heartbeat_age_seconds": "Seconds since Celery beat last checked in",
         "flowbase_db_findings_open": "Open DB-health findings by severity",
+        "flowbase_db_replica_replay_lag_seconds": "Replay lag of a standby, as the primary measures it",
+        "flowbase_db_replica_replay_lag_bytes": "WAL bytes a standby has still to replay",
+        "flowbase_db_replica_reads_on_replica": "1 when routed reads go to the replica now, 0 when to the primary",
+        "flowbase_db_replica_router_lag_seconds": "Replay lag the read router last saw on the replica",
     }
 
     def describe(self):
@@ -172,7 +186,26 @@ class DbHealthCollector:
             )
             for sev, n in snap["findings_open"].items():
                 g["flowbase_db_findings_open"].add_metric([sev], float(n))
+            for r in snap.get("standbys", ()):
+                g["flowbase_db_replica_replay_lag_seconds"].add_metric([r["standby"]], r["seconds"])
+                g["flowbase_db_replica_replay_lag_bytes"].add_metric([r["standby"]], r["bytes"])
+        self._router(g)
         yield from g.values()
+
+    @staticmethod
+    def _router(g: dict) -> None:
+        """Live, not from the snapshot: the router's own (seconds-old) probe of the replica."""
+        if not routing.configured():
+            return
+        decision = routing.decision()
+        on_replica = decision["target"] == routing.REPLICA
+        g["flowbase_db_replica_reads_on_replica"].add_metric([], 1.0 if on_replica else 0.0)
+        lag = decision["lag_seconds"]
+        g["flowbase_db_replica_router_lag_seconds"].add_metric(
+            [], float(lag) if lag is not None else math.nan
+        )
+        if not connections[routing.REPLICA].in_atomic_block:
+            connections[routing.REPLICA].close()  # scrape threads keep no connection
 
     @staticmethod
     def _labels(name: str) -> list[str]:
@@ -186,6 +219,8 @@ class DbHealthCollector:
             "flowbase_db_dataquality_failed_rows": ["check"],
             "flowbase_db_dataquality_passed": ["check"],
             "flowbase_db_findings_open": ["severity"],
+            "flowbase_db_replica_replay_lag_seconds": ["standby"],
+            "flowbase_db_replica_replay_lag_bytes": ["standby"],
         }.get(name, [])
 
 

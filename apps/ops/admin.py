@@ -2,13 +2,17 @@
 
 from django.contrib import admin
 
-from apps.core.admin import BigTableAdmin, ReadOnlyAdminMixin
+from apps.core.admin import BigTableAdmin, ReadOnlyAdminMixin, ReplicaChangeListMixin
 
 from . import models
 
 
 class ReadOnlyAdmin(ReadOnlyAdminMixin, BigTableAdmin):
     pass
+
+
+class MatviewAdmin(ReplicaChangeListMixin, ReadOnlyAdmin):
+    """A materialized view: stale by design between refreshes, so its list may be the replica's."""
 
 
 class ArchiveAdmin(ReadOnlyAdmin):
@@ -79,7 +83,7 @@ class ArchiveHoldAdmin(ReadOnlyAdmin):
 
 
 @admin.register(models.WorkflowSummary)
-class WorkflowSummaryAdmin(ReadOnlyAdmin):
+class WorkflowSummaryAdmin(MatviewAdmin):
     list_display = (
         "workflow_id",
         "workflow_name",
@@ -97,14 +101,14 @@ class WorkflowSummaryAdmin(ReadOnlyAdmin):
 
 
 @admin.register(models.WeeklyTaskThroughput)
-class WeeklyTaskThroughputAdmin(ReadOnlyAdmin):
+class WeeklyTaskThroughputAdmin(MatviewAdmin):
     list_display = ("week", "project_name", "tasks_created", "tasks_completed", "mean_cycle_time")
     search_fields = ("project_name",)
     search_by_id = False
 
 
 @admin.register(models.TemplateEffectiveness)
-class TemplateEffectivenessAdmin(ReadOnlyAdmin):
+class TemplateEffectivenessAdmin(MatviewAdmin):
     list_display = (
         "name",
         "type",
@@ -120,7 +124,7 @@ class TemplateEffectivenessAdmin(ReadOnlyAdmin):
 
 
 @admin.register(models.WorkflowExtractionSummary)
-class WorkflowExtractionSummaryAdmin(ReadOnlyAdmin):
+class WorkflowExtractionSummaryAdmin(MatviewAdmin):
     list_display = (
         "project_name",
         "workflows_total",
@@ -134,7 +138,7 @@ class WorkflowExtractionSummaryAdmin(ReadOnlyAdmin):
 
 
 @admin.register(models.ProjectDailyStats)
-class ProjectDailyStatsAdmin(ReadOnlyAdmin):
+class ProjectDailyStatsAdmin(MatviewAdmin):
     list_display = (
         "day",
         "project_name",
@@ -150,7 +154,7 @@ class ProjectDailyStatsAdmin(ReadOnlyAdmin):
 
 
 @admin.register(models.FormCompletionStats)
-class FormCompletionStatsAdmin(ReadOnlyAdmin):
+class FormCompletionStatsAdmin(MatviewAdmin):
     list_display = (
         "day",
         "form_name",
