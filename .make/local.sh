@@ -287,8 +287,9 @@ replica_up() {
 port = $REPLICA_PORT
 shared_buffers = 128MB
 cluster_name = 'flowbase-replica'  # its application_name in the primary's pg_stat_replication
-# The primary keeps rows a standby query still reads: admin counts are not cancelled by vacuum.
-hot_standby_feedback = on
+# No hot_standby_feedback: it would hold the primary's vacuum back. Replay waits at most this
+# long for a standby query it conflicts with, then cancels it (the router reads the primary then).
+max_standby_streaming_delay = 5s
 # Catch up from the WAL archive when the slot was dropped while the standby was away.
 restore_command = 'cp $WAL_ARCHIVE/%f %p'
 EOF
