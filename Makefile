@@ -14,12 +14,13 @@ ARGS ?=
 WITH_ENV = eval "$$(bash .make/local.sh env)" &&
 comma := ,
 
-.PHONY: help run test test-pgbouncer up services roles migrate bootstrap serve worker beat stop env lint fmt lock bench clean-local
+.PHONY: help run test test-pgbouncer test-replica up services roles migrate bootstrap serve worker beat stop env lint fmt lock bench clean-local
 
 help:
 	@echo "make run     set up everything, load demo data, serve the admin (+ worker and beat)"
 	@echo "make test    set up everything, then lint and the whole test suite (ARGS=... for pytest)"
 	@echo "make test-pgbouncer  the same suite with the app's login through PgBouncer (transaction mode)"
+	@echo "make test-replica    the same suite with a streaming standby behind the read router"
 	@echo "make stop    stop the local PostgreSQL, Redis, worker and beat"
 	@echo "make env     print the export lines for using manage.py against the local services"
 	@echo "make bench   run the benchmarks in bench/"
@@ -84,6 +85,14 @@ test-pgbouncer: roles lint
 	@FLOWBASE_PGBOUNCER=1 bash .make/local.sh up
 	@FLOWBASE_PGBOUNCER=1 bash .make/local.sh restart-pgbouncer
 	@export FLOWBASE_PGBOUNCER=1 && $(WITH_ENV) DJANGO_SETTINGS_MODULE=dataplatform.settings.test \
+	  $(PY) -m pytest $(ARGS)
+
+# The suite with a streaming standby of the local cluster as `replica` (docs/scaling.md):
+# tests/pg/test_replica_standby.py checks replication and the router end to end.
+test-replica: roles lint
+	@bash .make/local.sh browser
+	@FLOWBASE_REPLICA=1 bash .make/local.sh up
+	@export FLOWBASE_REPLICA=1 && $(WITH_ENV) DJANGO_SETTINGS_MODULE=dataplatform.settings.test \
 	  $(PY) -m pytest $(ARGS)
 
 # --- helpers -----------------------------------------------------------------------------------

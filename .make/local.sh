@@ -6,11 +6,16 @@
 #   local.sh env    print the export lines a shell needs to reach them
 #   local.sh browser  install Debian's chromium + chromium-driver if missing (browser tests)
 #   local.sh restart-pgbouncer  (FLOWBASE_PGBOUNCER=1) restart PgBouncer: fresh server connections
+#   local.sh replica-up / replica-down  start or stop only the streaming standby
 #
 # FLOWBASE_PGBOUNCER=1: also PgBouncer (Debian's pgbouncer) in transaction mode in front of the
 # local cluster, on FLOWBASE_PGBOUNCER_PORT (default: the PostgreSQL port + 1000); `env` then
 # points DATABASE_URL (the app's login) at it. The owner, read-only and monitor logins stay
 # direct (docs/scaling.md says why).
+#
+# FLOWBASE_REPLICA=1: also a streaming standby of the local cluster in .local/replica
+# (pg_basebackup -R through a replication login and slot), on FLOWBASE_REPLICA_PORT (default:
+# the PostgreSQL port + 2000); `env` then prints REPLICA_DATABASE_URL (the app's login on it).
 #
 # When DATABASE_URL (or REDIS_URL) is set, that service is taken as given and nothing local
 # is started for it. PostgreSQL refuses to run as root, so the cluster runs as the `postgres`
@@ -40,6 +45,11 @@ LOCAL_REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
 PGBOUNCER="${FLOWBASE_PGBOUNCER:-0}"
 PGBOUNCER_PORT="${FLOWBASE_PGBOUNCER_PORT:-$((PG_PORT + 1000))}"
 PGBOUNCER_DIR="$LOCAL/pgbouncer"
+REPLICA="${FLOWBASE_REPLICA:-0}"
+REPLICA_PORT="${FLOWBASE_REPLICA_PORT:-$((PG_PORT + 2000))}"
+REPLICA_DATA="$LOCAL/replica"
+REPLICATION_ROLE="flowbase_replicator"
+REPLICATION_SLOT="flowbase_replica"
 
 say() { printf '[local] %s\n' "$*" >&2; }
 die() { printf '[local] error: %s\n' "$*" >&2; exit 1; }
@@ -232,6 +242,81 @@ pgbouncer_down() {
   fi
 }
 
+# --- streaming standby (FLOWBASE_REPLICA=1; docs/scaling.md) ------------------------------------
+pg_ctl_replica() { runuser -u postgres -- "$(pg_bindir)/pg_ctl" -D "$REPLICA_DATA" "$@"; }
+replica_running() { [ -s "$REPLICA_DATA/PG_VERSION" ] && pg_ctl_replica status >/dev/null 2>&1; }
+primary_psql() {
+  "$(pg_bindir)/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -v ON_ERROR_STOP=1 -qtA "$@"
+}
+
+# The replication login, its pg_hba line and the standby's slot on the primary (idempotent).
+replica_primary_setup() {
+  primary_psql -c "DO \$\$BEGIN
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$REPLICATION_ROLE') THEN
+      CREATE ROLE $REPLICATION_ROLE LOGIN REPLICATION;
+    END IF; END\$\$"
+  if ! grep -q "^host replication $REPLICATION_ROLE " "$PGDATA/pg_hba.conf"; then
+    # First match wins: above initdb's catch-all lines. The loopback cluster trusts 127.0.0.1.
+    runuser -u postgres -- sed -i "1i host replication $REPLICATION_ROLE 127.0.0.1/32 trust" \
+      "$PGDATA/pg_hba.conf"
+    primary_psql -c "SELECT pg_reload_conf()" >/dev/null
+  fi
+  # Reserved now: WAL from before (a slot dropped while the standby was away) comes from the archive.
+  primary_psql -c "SELECT pg_create_physical_replication_slot('$REPLICATION_SLOT', true)
+    WHERE NOT EXISTS (SELECT FROM pg_replication_slots WHERE slot_name = '$REPLICATION_SLOT')" >/dev/null
+}
+
+replica_up() {
+  [ -z "${DATABASE_URL:-}" ] || die "FLOWBASE_REPLICA=1 follows the local cluster only; unset DATABASE_URL"
+  replica_primary_setup
+  if replica_running; then
+    say "PostgreSQL standby already running on port $REPLICA_PORT (reused)"
+    return
+  fi
+  port_busy "$REPLICA_PORT" && die "port $REPLICA_PORT is taken; set FLOWBASE_REPLICA_PORT to a free port"
+  if [ ! -s "$REPLICA_DATA/PG_VERSION" ]; then
+    say "copying the primary into $REPLICA_DATA (pg_basebackup -R)"
+    rm -rf "$REPLICA_DATA"
+    mkdir -p "$REPLICA_DATA"
+    chown postgres: "$REPLICA_DATA"
+    chmod 700 "$REPLICA_DATA"
+    runuser -u postgres -- "$(pg_bindir)/pg_basebackup" -h 127.0.0.1 -p "$PG_PORT" \
+      -U "$REPLICATION_ROLE" -D "$REPLICA_DATA" -R -X stream -S "$REPLICATION_SLOT" -c fast \
+      >"$LOGDIR/pg_basebackup.log" 2>&1 || { cat "$LOGDIR/pg_basebackup.log" >&2; die "pg_basebackup failed"; }
+    cat >>"$REPLICA_DATA/postgresql.conf" <<EOF
+
+# --- Flowbase local standby (follows :$PG_PORT) ---
+port = $REPLICA_PORT
+shared_buffers = 128MB
+cluster_name = 'flowbase-replica'  # its application_name in the primary's pg_stat_replication
+# No hot_standby_feedback: it would hold the primary's vacuum back. Replay waits at most this
+# long for a standby query it conflicts with, then cancels it (the router reads the primary then).
+max_standby_streaming_delay = 5s
+# Catch up from the WAL archive when the slot was dropped while the standby was away.
+restore_command = 'cp $WAL_ARCHIVE/%f %p'
+EOF
+  fi
+  say "starting PostgreSQL standby on 127.0.0.1:$REPLICA_PORT (streams from :$PG_PORT)"
+  pg_ctl_replica -l "$LOGDIR/replica.log" -w -t 60 -o "-p $REPLICA_PORT" start >/dev/null \
+    || { tail -n 20 "$LOGDIR/replica.log" >&2; die "PostgreSQL standby did not start"; }
+}
+
+replica_down() {
+  if replica_running; then
+    say "stopping PostgreSQL standby"
+    pg_ctl_replica -m fast -w stop >/dev/null
+  fi
+}
+
+# Without the standby its slot would hold WAL on the primary for ever (and show as a finding).
+replica_slot_release() {
+  [ -z "${DATABASE_URL:-}" ] && [ -s "$PGDATA/PG_VERSION" ] && ! replica_running || return 0
+  if [ "$(primary_psql -c "SELECT 1 FROM pg_replication_slots WHERE slot_name = '$REPLICATION_SLOT'")" = 1 ]; then
+    say "dropping the stopped standby's slot $REPLICATION_SLOT (FLOWBASE_REPLICA=1 makes it again)"
+    primary_psql -c "SELECT pg_drop_replication_slot('$REPLICATION_SLOT')" >/dev/null
+  fi
+}
+
 cmd_up() {
   ensure_packages
   if [ -z "${DATABASE_URL:-}" ]; then pg_up; else say "using DATABASE_URL from the environment"; fi
@@ -239,6 +324,7 @@ cmd_up() {
     [ -z "${DATABASE_URL:-}" ] || die "FLOWBASE_PGBOUNCER=1 fronts the local cluster only; unset DATABASE_URL"
     pgbouncer_up
   fi
+  if [ "$REPLICA" = 1 ]; then replica_up; else replica_slot_release; fi
   if [ -z "${REDIS_URL:-}" ]; then redis_up; else say "using REDIS_URL from the environment"; fi
 }
 
@@ -251,6 +337,7 @@ cmd_browser() {
 
 cmd_down() {
   pgbouncer_down
+  replica_down
   if [ -s "$PGDATA/PG_VERSION" ] && pg_ctl_local status >/dev/null 2>&1; then
     say "stopping PostgreSQL"
     pg_ctl_local -m fast -w stop >/dev/null
@@ -280,6 +367,11 @@ cmd_env() {
       if [ -n "${!name:-}" ]; then echo "export $name='${!name}'"; fi
     done
   fi
+  if [ -n "${REPLICA_DATABASE_URL:-}" ]; then
+    echo "export REPLICA_DATABASE_URL='$REPLICA_DATABASE_URL'"
+  elif [ "$REPLICA" = 1 ] && [ -z "${DATABASE_URL:-}" ] && replica_running; then
+    echo "export REPLICA_DATABASE_URL='postgres://$APP_ROLE@127.0.0.1:$REPLICA_PORT/$DB_NAME'"
+  fi
   echo "export REDIS_URL='${REDIS_URL:-$LOCAL_REDIS_URL}'"
   echo "export DJANGO_SETTINGS_MODULE='${DJANGO_SETTINGS_MODULE:-dataplatform.settings.dev}'"
   echo "export PATH='$ROOT/.venv/bin':\"\$PATH\""
@@ -291,6 +383,8 @@ case "${1:-}" in
   browser) cmd_browser ;;
   # Fresh server connections: nothing a previous run left in a session reaches the next one.
   restart-pgbouncer) pgbouncer_down; pgbouncer_up ;;
+  replica-up) ensure_packages; pg_up; replica_up ;;
+  replica-down) replica_down ;;
   env) cmd_env ;;
-  *) die "usage: $0 up|down|env|browser|restart-pgbouncer" ;;
+  *) die "usage: $0 up|down|env|browser|restart-pgbouncer|replica-up|replica-down" ;;
 esac

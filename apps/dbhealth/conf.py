@@ -23,6 +23,8 @@ DEFAULTS: dict[str, Any] = {
     "TABLE_XID_AGE_WARNING": None,  # None: the table's effective autovacuum_freeze_max_age
     "TABLE_MXID_AGE_WARNING": None,  # None: autovacuum_multixact_freeze_max_age
     "REPLICATION_SLOT_WAL_BYTES": 1024 * 1024 * 1024,  # an active slot holding this much WAL
+    "REPLICATION_LAG_SECONDS": 30,  # a standby replaying this far behind the primary
+    "REPLICATION_LAG_BYTES": 256 * 1024 * 1024,
     "DEAD_TUPLES_MIN": 1_000,  # below this many dead tuples a table is never flagged
     "DEAD_RATIO_WARNING": 0.20,
     "DEAD_RATIO_CRITICAL": 0.50,

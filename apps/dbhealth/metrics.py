@@ -14,14 +14,16 @@ import time
 from typing import Any
 
 from django.db import connection
+from django.db import connections as db_connections
 from prometheus_client.core import REGISTRY, CounterMetricFamily, GaugeMetricFamily
 
 from apps.origins import window
+from apps.pg import routing
 
 from . import conf, selectors
 from .cache import cache_key
 from .cache import safe_cache as cache
-from .checks import activity, connections, overview, redis_cache
+from .checks import activity, connections, overview, redis_cache, replication
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +86,14 @@ def snapshot_build() -> dict[str, Any]:
         "server_connections": connections.server_connections(),
         "redis_cache": redis_cache.cache_stats(),
         "request_queries": window.summary(),
+        "standbys": [
+            {
+                "standby": r["name"] or r["address"] or "standby",
+                "seconds": r["replay_lag_seconds"],
+                "bytes": r["replay_lag_bytes"] or 0,
+            }
+            for r in replication.standbys()
+        ],
     }
 
 
@@ -135,6 +145,10 @@ class DbHealthCollector:
         "flowbase_redis_cache_hit_ratio": "keyspace_hits / (hits + misses) of the cache's Redis",
         "flowbase_request_queries_window": "Queries per request over the newest requests (quantile)",
         "flowbase_request_queries_window_requests": "Requests in the queries-per-request window",
+        "flowbase_db_replica_replay_lag_seconds": "Replay lag of a standby, as the primary measures it",
+        "flowbase_db_replica_replay_lag_bytes": "WAL bytes a standby has still to replay",
+        "flowbase_db_replica_reads_on_replica": "1 when routed reads go to the replica now, 0 when to the primary",
+        "flowbase_db_replica_router_lag_seconds": "Replay lag the read router last saw on the replica",
     }
     # Cumulative since the Redis server started: rate() them for a hit rate over a window.
     COUNTERS = {
@@ -194,12 +208,16 @@ class DbHealthCollector:
             for sev, n in snap["findings_open"].items():
                 g["flowbase_db_findings_open"].add_metric([sev], float(n))
             self._add_figures(snap, g)
+            for r in snap.get("standbys", ()):
+                g["flowbase_db_replica_replay_lag_seconds"].add_metric([r["standby"]], r["seconds"])
+                g["flowbase_db_replica_replay_lag_bytes"].add_metric([r["standby"]], r["bytes"])
         c = {name: CounterMetricFamily(name, doc) for name, doc in self.COUNTERS.items()}
         redis_figures = (snap or {}).get("redis_cache") or {}
         if redis_figures.get("available"):
             c["flowbase_redis_keyspace_hits"].add_metric([], float(redis_figures["hits"]))
             c["flowbase_redis_keyspace_misses"].add_metric([], float(redis_figures["misses"]))
         self._add_pools(g)
+        self._router(g)
         yield from g.values()
         yield from c.values()
 
@@ -243,6 +261,21 @@ class DbHealthCollector:
             g["flowbase_db_pool_max_size"].add_metric([pool["alias"]], float(pool["max"]))
 
     @staticmethod
+    def _router(g: dict) -> None:
+        """Live, not from the snapshot: the router's own (seconds-old) probe of the replica."""
+        if not routing.configured():
+            return
+        decision = routing.decision()
+        on_replica = decision["target"] == routing.REPLICA
+        g["flowbase_db_replica_reads_on_replica"].add_metric([], 1.0 if on_replica else 0.0)
+        lag = decision["lag_seconds"]
+        g["flowbase_db_replica_router_lag_seconds"].add_metric(
+            [], float(lag) if lag is not None else math.nan
+        )
+        if not db_connections[routing.REPLICA].in_atomic_block:
+            db_connections[routing.REPLICA].close()  # scrape threads keep no connection
+
+    @staticmethod
     def _labels(name: str) -> list[str]:
         return {
             "flowbase_db_cache_hit_ratio": ["kind"],
@@ -258,6 +291,8 @@ class DbHealthCollector:
             "flowbase_db_pool_connections": ["alias", "state"],
             "flowbase_db_pool_max_size": ["alias"],
             "flowbase_request_queries_window": ["quantile"],
+            "flowbase_db_replica_replay_lag_seconds": ["standby"],
+            "flowbase_db_replica_replay_lag_bytes": ["standby"],
         }.get(name, [])
 
 

@@ -2,13 +2,17 @@
 
 from django.contrib import admin
 
-from apps.core.admin import BigTableAdmin, ReadOnlyAdminMixin
+from apps.core.admin import BigTableAdmin, ReadOnlyAdminMixin, ReplicaChangeListMixin
 
 from . import models
 
 
 class ReadOnlyAdmin(ReadOnlyAdminMixin, BigTableAdmin):
     pass
+
+
+class MatviewAdmin(ReplicaChangeListMixin, ReadOnlyAdmin):
+    """A materialized view: stale by design between refreshes, so its list may be the replica's."""
 
 
 class ArchiveAdmin(ReadOnlyAdmin):
@@ -80,7 +84,7 @@ class ArchiveHoldAdmin(ReadOnlyAdmin):
 
 
 @admin.register(models.WorkflowSummary)
-class WorkflowSummaryAdmin(ReadOnlyAdmin):
+class WorkflowSummaryAdmin(MatviewAdmin):
     project_lookup = "project_id"
     list_display = (
         "workflow_id",
@@ -99,7 +103,7 @@ class WorkflowSummaryAdmin(ReadOnlyAdmin):
 
 
 @admin.register(models.WeeklyTaskThroughput)
-class WeeklyTaskThroughputAdmin(ReadOnlyAdmin):
+class WeeklyTaskThroughputAdmin(MatviewAdmin):
     project_lookup = "project_id"
     list_display = ("week", "project_name", "tasks_created", "tasks_completed", "mean_cycle_time")
     search_fields = ("project_name",)
@@ -107,7 +111,7 @@ class WeeklyTaskThroughputAdmin(ReadOnlyAdmin):
 
 
 @admin.register(models.TemplateEffectiveness)
-class TemplateEffectivenessAdmin(ReadOnlyAdmin):
+class TemplateEffectivenessAdmin(MatviewAdmin):
     list_display = (
         "name",
         "type",
@@ -123,7 +127,7 @@ class TemplateEffectivenessAdmin(ReadOnlyAdmin):
 
 
 @admin.register(models.WorkflowExtractionSummary)
-class WorkflowExtractionSummaryAdmin(ReadOnlyAdmin):
+class WorkflowExtractionSummaryAdmin(MatviewAdmin):
     project_lookup = "project_id"
     list_display = (
         "project_name",
@@ -138,7 +142,7 @@ class WorkflowExtractionSummaryAdmin(ReadOnlyAdmin):
 
 
 @admin.register(models.ProjectDailyStats)
-class ProjectDailyStatsAdmin(ReadOnlyAdmin):
+class ProjectDailyStatsAdmin(MatviewAdmin):
     project_lookup = "project_id"
     list_display = (
         "day",
@@ -155,7 +159,7 @@ class ProjectDailyStatsAdmin(ReadOnlyAdmin):
 
 
 @admin.register(models.FormCompletionStats)
-class FormCompletionStatsAdmin(ReadOnlyAdmin):
+class FormCompletionStatsAdmin(MatviewAdmin):
     list_display = (
         "day",
         "form_name",

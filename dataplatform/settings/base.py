@@ -2,7 +2,7 @@
 
 Variables: DATABASE_URL (app role), MIGRATE_DATABASE_URL (owner role), MAINTENANCE_DATABASE_URL
 (optional maintenance login acting as the owner), READONLY_DATABASE_URL, MONITOR_DATABASE_URL,
-REDIS_URL, SECRET_KEY, DEBUG, ALLOWED_HOSTS, CSRF_TRUSTED_ORIGINS, DB_POOL (use psycopg's pool in
+REPLICA_DATABASE_URL (optional streaming replica, app role), REDIS_URL, SECRET_KEY, DEBUG, ALLOWED_HOSTS, CSRF_TRUSTED_ORIGINS, DB_POOL (use psycopg's pool in
 this process), DB_STATEMENT_TIMEOUT_MS, LOG_LEVEL,
 METRICS_REQUIRE_AUTH, METRICS_TOKEN, METRICS_ALLOWED_IPS, FLOWBASE_JSON_MAX_DEPTH.
 """
@@ -75,6 +75,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "apps.audit.middleware.AuditContextMiddleware",
+    "apps.pg.middleware.PrimaryAfterWriteMiddleware",
     "apps.origins.middleware.QueryOriginMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
@@ -118,7 +119,8 @@ FLOWBASE_DB_ROLES = {
 # Row-level security (apps/access/policies.py): the app's connections tell PostgreSQL, per
 # transaction, which projects' rows they may see (apps/pg/rowscope.py).
 ROW_SCOPE = {
-    "DATABASES": ["default"],
+    # The replica is the app's login on the standby: the same policies, the same scope.
+    "DATABASES": ["default", "replica"],
     "BYPASS_ROLE": FLOWBASE_DB_ROLES["ALL_PROJECTS"],
     "SETTING": "flowbase.project_ids",
     # Staff in these groups (and superusers) see every project.
@@ -212,6 +214,23 @@ DATABASES = {
         application_name=f"{_app_name}-monitor",
     ),
 }
+# A streaming replica (REPLICA_DATABASE_URL: the app's login on the standby; docs/scaling.md).
+# apps.pg.routing sends there only the reads the code names (admin counts, the materialized
+# views' lists), while the standby streams and its replay lag is under REPLICA_MAX_LAG_SECONDS.
+REPLICA_DATABASE_URL = env("REPLICA_DATABASE_URL", default="")
+REPLICA_ENABLED = bool(REPLICA_DATABASE_URL)
+if REPLICA_ENABLED:
+    DATABASES["replica"] = _database(REPLICA_DATABASE_URL, application_name=f"{_app_name}-replica")
+    # A replica host that is down costs at most this long per REPLICA_RETRY_SECONDS, per process.
+    DATABASES["replica"]["OPTIONS"]["connect_timeout"] = 2
+DATABASE_ROUTERS = ["apps.pg.routing.ReplicaRouter"]
+REPLICA_MAX_LAG_SECONDS = env.float("REPLICA_MAX_LAG_SECONDS", default=5.0)
+REPLICA_CHECK_SECONDS = env.float("REPLICA_CHECK_SECONDS", default=2.0)
+REPLICA_RETRY_SECONDS = env.float("REPLICA_RETRY_SECONDS", default=10.0)
+# Reads stay on the primary this long after a browser's write (read-your-writes).
+REPLICA_PIN_SECONDS = env.float(
+    "REPLICA_PIN_SECONDS", default=REPLICA_MAX_LAG_SECONDS + REPLICA_CHECK_SECONDS + 1
+)
 POSTGRES_EXTRA_DB_BACKEND_BASE = "django_prometheus.db.backends.postgresql"
 # psqlextra would run CREATE EXTENSION hstore on migrate: extensions are created by the
 # bootstrap step (`db_roles --apply`), as a superuser, never by the owner or the app.

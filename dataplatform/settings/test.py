@@ -1,3 +1,5 @@
+import copy
+
 from .base import *
 
 DEBUG = False
@@ -21,3 +23,10 @@ if DB_PGBOUNCER:
     DATABASES["default"]["PORT"] = DATABASES["owner"]["PORT"]
 else:
     PGBOUNCER_ADDRESS = None
+
+# `replica` mirrors `default` (Django creates no database for it): without a standby it is the
+# primary itself, with REPLICA_DATABASE_URL (`make test-replica`) the standby, which replicates the
+# test database the primary gets. apps.pg.routing uses it only when REPLICA_ENABLED.
+if "replica" not in DATABASES:
+    DATABASES["replica"] = copy.deepcopy(DATABASES["default"])
+DATABASES["replica"]["TEST"] = {"MIRROR": "default"}

@@ -455,7 +455,7 @@ NOT_DDL = {
     "activity.blocking", "activity.idle_in_transaction", "activity.long_transaction",
     "table.seq_scan_heavy", "fk.intersected", "partition.default_rows", "partition.no_runway",
     "matview.missing", "settings", "quality.failed", "quality.error", "database.xid_age",
-    "database.mxid_age", "table.mxid_age", "database.connections",
+    "database.mxid_age", "table.mxid_age", "database.connections", "replication.lag",
 }  # fmt: skip
 
 

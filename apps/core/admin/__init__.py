@@ -1,4 +1,4 @@
-from .base import BigTableAdmin, ReadOnlyAdminMixin
+from .base import BigTableAdmin, ReadOnlyAdminMixin, ReplicaChangeListMixin
 from .forms import DatabaseRulesForm
 from .paginator import EstimatedCountPaginator, estimated_row_count
 
@@ -7,5 +7,6 @@ __all__ = [
     "DatabaseRulesForm",
     "EstimatedCountPaginator",
     "ReadOnlyAdminMixin",
+    "ReplicaChangeListMixin",
     "estimated_row_count",
 ]

@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.db.models import QuerySet
 
 from apps.core.validation import parse_id
+from apps.pg import routing
 
 from .changelist import BigTableChangeList
 from .paginator import EstimatedCountPaginator, estimated_row_count
@@ -81,3 +82,21 @@ class ReadOnlyAdminMixin:
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+class ReplicaChangeListMixin:
+    """The changelist's rows and count are read on the replica while it is close behind
+    (apps.pg.routing): for lists that are a little stale by nature, e.g. materialized views."""
+
+    def changelist_view(self, request, extra_context=None):
+        base = super()
+        if request.method != "GET":
+            return base.changelist_view(request, extra_context)
+
+        def rendered():
+            response = base.changelist_view(request, extra_context)
+            if hasattr(response, "render"):
+                response.render()  # the rows are read while the template renders
+            return response
+
+        return routing.on_replica(rendered, self.model)

@@ -10,6 +10,8 @@ from functools import cached_property
 from django.core.paginator import Paginator
 from django.db import connections
 
+from apps.pg import routing
+
 # pg_partition_tree() lists nothing for an ordinary table, hence the fallback to its own row.
 ESTIMATE_SQL = """
 SELECT COALESCE(
@@ -53,6 +55,11 @@ class EstimatedCountPaginator(Paginator):
         query = getattr(qs, "query", None)
         if query is None:  # a plain list
             return len(qs)
+        # A count may be a little behind: the replica's, while it is close (apps.pg.routing).
+        return routing.on_replica(lambda: self._count(qs), qs.model)
+
+    def _count(self, qs) -> int:
+        query = qs.query
         if not query.where:
             estimate = self.row_estimate(qs.db)
             if estimate > self.cap:

@@ -21,6 +21,7 @@ from django.utils import timezone
 from apps.audit import request_context
 from apps.core.validation import parse_id, text_problem
 from apps.origins.repeats import runs_a_batch
+from apps.pg import routing
 
 from .. import conf, selectors, services, trends
 from ..cache import safe_cache as cache
@@ -127,6 +128,8 @@ def overview(request, model_admin):
             "xid_ratio": xid_ratio,
             "open_counts": selectors.findings_open_counts(),
             "findings_checked": selectors.findings_last_checked(),
+            # Live, not the cached report's: what a routed read does right now.
+            "replica_routing": routing.decision(),
             **_overview_trends(),
             **trends.overview_trends(request.GET.get("trend", "24h")),
         },
