@@ -8,6 +8,8 @@ from .models import ProjectMembership
 @admin.register(ProjectMembership)
 class ProjectMembershipAdmin(BigTableAdmin):
     project_lookup = "project_id"
+    # Only a project's maintainers (and unscoped staff) say who else is a member.
+    scoped_actions = {"add": "manage", "change": "manage", "delete": "manage"}
     list_display = ("project", "user", "role", "created_at")
     list_filter = ("role",)
     list_select_related = ("project", "user")

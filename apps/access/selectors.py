@@ -48,6 +48,7 @@ ACTION_ROLES = {
     "add": ProjectRole.EDITOR,
     "change": ProjectRole.EDITOR,
     "delete": ProjectRole.MAINTAINER,
+    "manage": ProjectRole.MAINTAINER,  # who is a member, and as what
 }
 
 

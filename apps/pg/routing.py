@@ -40,6 +40,10 @@ SELECT pg_is_in_recovery() AS standby,
 """
 
 
+# Logins that never migrate: the standby, the data-quality sandbox, the statistics reader.
+MIGRATION_FREE_ALIASES = frozenset({REPLICA, "readonly", "monitor"})
+
+
 @dataclass(frozen=True)
 class ReplicaState:
     usable: bool
@@ -200,4 +204,6 @@ class ReplicaRouter:
         return None
 
     def allow_migrate(self, db, app_label, **hints):
-        return False if db == REPLICA else None
+        # Migrations run as the owner on the primary; no other login's alias takes part (with a
+        # router configured, makemigrations checks the history on every alias that may).
+        return False if db in MIGRATION_FREE_ALIASES else None

@@ -126,3 +126,29 @@ def test_the_audit_log_is_hidden_from_scoped_staff(client, world):
     response = _client(client, user).get(reverse("admin:audit_auditeventrow_changelist"))
     assert response.status_code == 200
     assert b"tasks_task" not in response.content
+
+
+def test_only_a_projects_maintainers_manage_its_members(client, world):
+    perms = ("view_projectmembership", "add_projectmembership", "change_projectmembership")
+    editor = _staff("editor", *perms, "view_project")
+    membership_set(project_id=world["ours"].pk, user_id=editor.pk, role=ProjectRole.EDITOR)
+    c = _client(client, editor)
+    assert c.get(reverse("admin:access_projectmembership_add")).status_code == 403
+    response = c.post(
+        reverse("admin:access_projectmembership_add"),
+        {"project": world["ours"].pk, "user": editor.pk, "role": "maintainer"},
+    )
+    assert response.status_code == 403
+    assert editor.project_memberships.get().role == ProjectRole.EDITOR
+
+    maintainer = _staff("maintainer", *perms, "view_project")
+    membership_set(project_id=world["ours"].pk, user_id=maintainer.pk, role=ProjectRole.MAINTAINER)
+    client.logout()
+    c = _client(client, maintainer)
+    # Into another project: the project is no valid choice, nothing is written.
+    response = c.post(
+        reverse("admin:access_projectmembership_add"),
+        {"project": world["theirs"].pk, "user": maintainer.pk, "role": "maintainer"},
+    )
+    assert response.status_code == 200 and "project" in response.context["adminform"].form.errors
+    assert not maintainer.project_memberships.filter(project=world["theirs"]).exists()

@@ -25,6 +25,8 @@ EXPECT = {
     "matviews": f"{SCHEMA}.stale_mv",
     "quality": "tasks_missing_title",
     "findings": "Findings, most severe first",
+    "drift": "Schema drift",
+    "suggested-indexes": "Suggested indexes",
 }
 
 pytestmark = [

@@ -448,6 +448,8 @@ DDL_FIX_TESTS = {
     "table.xid_age": "test_table_xid_age_against_its_freeze_limit",
     "replication.slot": "test_replication_slot_holding_wal",
     "matview.stale": "test_stale_matview_fix_from_json_refreshes_it",
+    "drift.": "test_drift::test_missing_index_fix_from_dbhealth_json_recreates_it",
+    "index.suggested": "test_suggested_indexes::test_planted_seq_scan_gets_a_hypothetical_index",
 }
 # Kinds whose fix is not DDL (a command, a terminate through the admin, advice) or that cannot be
 # planted on a test cluster (wraparound needs ~200 M transactions).

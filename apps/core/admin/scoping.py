@@ -47,7 +47,8 @@ class ProjectScopedAdminMixin:
     """Mixed in *before* the admin class, so it declares no attribute of its own: an admin says
     `project_lookup = "<ORM path to the project's id>"` (none: not bound to a project),
     `hidden_from_scoped_staff = True` (every project's rows in one table: the audit log, the
-    archives), and may define `filter_by_projects(queryset, ids)` and `project_of(obj)`."""
+    archives), `scoped_actions` (an admin action -> the project action it needs), and may define
+    `filter_by_projects(queryset, ids)` and `project_of(obj)`."""
 
     @property
     def _lookup(self) -> str | None:
@@ -81,8 +82,12 @@ class ProjectScopedAdminMixin:
             return queryset
         return self.scope_filter(queryset, visible)
 
+    def _action(self, action: str) -> str:
+        # e.g. memberships: adding one to a project is "manage" (its maintainers), not "add".
+        return getattr(self, "scoped_actions", {}).get(action, action)
+
     def _role_allows(self, request, action: str, obj) -> bool:
-        allowed = projects_may(request, action)
+        allowed = projects_may(request, self._action(action))
         if allowed is None or self._lookup is None:
             return not (allowed is not None and self._hidden)
         if obj is None:
@@ -122,7 +127,7 @@ class ProjectScopedAdminMixin:
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         """Choices (and what a posted id may be) limited to the projects the user may change."""
         related_admin = self.admin_site._registry.get(db_field.related_model)
-        allowed = projects_may(request, "change")
+        allowed = projects_may(request, self._action("change"))
         if (
             allowed is not None
             and "queryset" not in kwargs
