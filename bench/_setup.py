@@ -16,6 +16,10 @@ import django  # noqa: E402
 
 django.setup()
 
+from apps.pg import rowscope  # noqa: E402
+
+rowscope.set_process_default(rowscope.EVERY_ROW)  # a benchmark is a command: every project
+
 
 @contextmanager
 def timed(label: str, results: dict):

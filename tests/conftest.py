@@ -224,6 +224,13 @@ def pytest_collection_modifyitems(config, items):
 
 
 # --- row scope --------------------------------------------------------------------------------
+def pytest_configure(config):
+    """The test process is a command: every project, unless a test binds a scope."""
+    from apps.pg import rowscope
+
+    rowscope.set_process_default(rowscope.EVERY_ROW)
+
+
 @pytest.fixture(autouse=True)
 def unscoped_between_tests():
     """Each test starts outside any request's row scope (a streamed response a test never read

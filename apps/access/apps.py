@@ -9,6 +9,6 @@ class AccessConfig(AppConfig):
     def ready(self) -> None:
         from django.core.signals import request_finished
 
-        from . import middleware
+        from . import checks, middleware  # noqa: F401  (checks: registers the RLS check)
 
         request_finished.connect(middleware.end_of_request, dispatch_uid="flowbase-row-scope-end")

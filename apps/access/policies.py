@@ -1,8 +1,9 @@
 """Row-level security on the project-bound tables: which rows a scoped transaction sees.
 
 A policy's predicate names the project a row belongs to; `{projects}` is the transaction's
-list of project ids (`flowbase.project_ids`, set by apps.pg.rowscope), `{workflows}` the ids
-of those projects' workflows. The app role gets these policies; the read-only role (data
+list of project ids for the command at hand (`flowbase.project_ids` to read,
+`flowbase.write_project_ids` to add and change, `flowbase.delete_project_ids` to delete; set by
+apps.pg.rowscope from the user's role in each project), `{workflows}` those projects' workflows. The app role gets these policies; the read-only role (data
 quality checks over every project) reads every row; the owner and the app's BYPASSRLS role
 are not subject to them. Partitions get RLS with no policy: reached directly instead of
 through their parent they show the app nothing.
@@ -25,17 +26,31 @@ POLICY_PREFIX = "flowbase_"
 @dataclass(frozen=True)
 class RowPolicy:
     model: str  # app_label.Model
-    predicate: str  # the rows a scoped transaction reads and writes
-    also_reads: str = ""  # rows it may read but not write (e.g. articles of no project)
+    predicate: str  # the project of a row: the rows a scoped transaction reads
+    also_reads: str = ""  # rows it may read but never write (e.g. articles of no project)
+    # What a new or changed row must satisfy; every reference, not only the one that names the
+    # project (the integrity triggers run in the same scope and cannot see other projects).
+    check: str = ""
 
+
+TASKS_IN = "(SELECT t.id FROM {tasks} t WHERE t.workflow_id IN {workflows})"
+TASK_PROJECT_FUNCTION = "flowbase_task_project"
 
 POLICIES = (
     RowPolicy("projects.Project", "id = ANY ({projects})"),
     RowPolicy("workflows.Workflow", "project_id = ANY ({projects})"),
-    RowPolicy("tasks.Task", "workflow_id IN {workflows}"),
+    RowPolicy(
+        "tasks.Task",
+        "workflow_id IN {workflows}",
+        # A policy may not read its own table (recursion): the parent's project comes from a
+        # function of the owner.
+        check="workflow_id IN {workflows}"
+        " AND (parent_id IS NULL OR " + TASK_PROJECT_FUNCTION + "(parent_id) = ANY ({projects}))",
+    ),
     RowPolicy(
         "tasks.TaskDependency",
-        "task_id IN (SELECT t.id FROM {tasks} t WHERE t.workflow_id IN {workflows})",
+        "task_id IN " + TASKS_IN,
+        check="task_id IN " + TASKS_IN + " AND depends_on_id IN " + TASKS_IN,
     ),
     RowPolicy("tasks.DependencyGraph", "project_id = ANY ({projects})"),
     RowPolicy("runs.WorkflowRun", "workflow_id IN {workflows}"),
@@ -43,7 +58,15 @@ POLICIES = (
         "runs.NodeExecution",
         "run_id IN (SELECT r.id FROM {runs} r WHERE r.workflow_id IN {workflows})",
     ),
-    RowPolicy("events.Event", "project_id = ANY ({projects}) OR workflow_id IN {workflows}"),
+    RowPolicy(
+        "events.Event",
+        "project_id = ANY ({projects}) OR workflow_id IN {workflows}",
+        # Every reference inside the scope: no event planted into another project's stream.
+        check="(project_id IS NOT NULL OR workflow_id IS NOT NULL)"
+        " AND (project_id IS NULL OR project_id = ANY ({projects}))"
+        " AND (workflow_id IS NULL OR workflow_id IN {workflows})"
+        " AND (task_id IS NULL OR task_id IN " + TASKS_IN + ")",
+    ),
     RowPolicy(
         "knowledge.Article", "project_id = ANY ({projects})", also_reads="project_id IS NULL"
     ),
@@ -54,9 +77,9 @@ def _table(apps, label: str) -> str:
     return apps.get_model(label)._meta.db_table
 
 
-def _names(apps) -> dict[str, str]:
+def _names(apps, kind: str) -> dict[str, str]:
     # A subquery: one evaluation per statement (an InitPlan), not one per row.
-    projects = f"(SELECT {SCOPE_FUNCTION}())::bigint[]"
+    projects = f"(SELECT {SCOPE_FUNCTION}('{kind}'))::bigint[]"
     workflows = _table(apps, "workflows.Workflow")
     return {
         "projects": projects,
@@ -68,10 +91,11 @@ def _names(apps) -> dict[str, str]:
 
 def function_sql() -> str:
     # No SET clause: a function with one cannot be inlined; it reads nothing but a setting.
+    cases = " ".join(f"WHEN '{kind}' THEN '{name}'" for kind, name in rowscope.SETTINGS.items())
     return (
-        f"CREATE OR REPLACE FUNCTION public.{SCOPE_FUNCTION}() RETURNS bigint[] "
+        f"CREATE OR REPLACE FUNCTION public.{SCOPE_FUNCTION}(kind text) RETURNS bigint[] "
         "LANGUAGE sql STABLE PARALLEL SAFE AS $$ SELECT coalesce(nullif(pg_catalog.current_setting("
-        f"'{rowscope.setting_name()}', true), ''), '{{}}')::bigint[] $$"
+        f"CASE kind {cases} END, true), ''), '{{}}')::bigint[] $$"
     )
 
 
@@ -82,34 +106,68 @@ WHERE i.inhparent = %s::regclass
 """
 
 
-def statements(apps=global_apps) -> list[str]:
-    """Idempotent SQL putting every declared policy in place (as the tables' owner)."""
+def task_project_function_sql(apps) -> list[str]:
+    """The project of a task, read as the owner (past the policies): only the parent check of a
+    task's own policy needs it, which cannot query tasks_task itself."""
     r = roles_config.roles()
-    names = _names(apps)
-    out = [function_sql()]
+    tasks, workflows = quote(_table(apps, "tasks.Task")), quote(_table(apps, "workflows.Workflow"))
+    fn = f"public.{TASK_PROJECT_FUNCTION}(bigint)"
+    return [
+        f"CREATE OR REPLACE FUNCTION {fn} RETURNS bigint LANGUAGE sql STABLE SECURITY DEFINER "
+        "SET search_path = pg_catalog, public AS $$ SELECT w.project_id FROM "
+        f"{tasks} t JOIN {workflows} w ON w.id = t.workflow_id WHERE t.id = $1 $$",
+        f"REVOKE ALL ON FUNCTION {fn} FROM PUBLIC",
+        f"GRANT EXECUTE ON FUNCTION {fn} TO {quote(r.app)}",
+    ]
+
+
+POLICIES_SQL = """
+SELECT policyname FROM pg_policies WHERE schemaname = 'public' AND tablename = %s
+  AND policyname LIKE 'flowbase\\_%%'
+"""
+
+
+def statements(apps=global_apps) -> list[str]:
+    """The SQL putting every declared policy in place (as the tables' owner), after the
+    existing flowbase_* policies of the tables are dropped (see apply)."""
+    r = roles_config.roles()
+    app, readonly = quote(r.app), quote(r.readonly)
+    out = [function_sql(), *task_project_function_sql(apps)]
     for policy in POLICIES:
         table = quote(_table(apps, policy.model))
-        predicate = policy.predicate.format(**names)
+        seen, write, delete = (
+            policy.predicate.format(**_names(apps, kind)) for kind in ("view", "write", "delete")
+        )
+        check = (policy.check or policy.predicate).format(**_names(apps, "write"))
         out += [
             f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY",
-            f"DROP POLICY IF EXISTS {POLICY_PREFIX}scope ON {table}",
-            f"CREATE POLICY {POLICY_PREFIX}scope ON {table} TO {quote(r.app)} "
-            f"USING ({predicate}) WITH CHECK ({predicate})",
-            f"DROP POLICY IF EXISTS {POLICY_PREFIX}scope_reads ON {table}",
-            f"DROP POLICY IF EXISTS {POLICY_PREFIX}readonly ON {table}",
-            f"CREATE POLICY {POLICY_PREFIX}readonly ON {table} FOR SELECT "
-            f"TO {quote(r.readonly)} USING (true)",
+            f"CREATE POLICY {POLICY_PREFIX}read ON {table} FOR SELECT TO {app} USING ({seen})",
+            f"CREATE POLICY {POLICY_PREFIX}add ON {table} FOR INSERT TO {app} WITH CHECK ({check})",
+            f"CREATE POLICY {POLICY_PREFIX}change ON {table} FOR UPDATE TO {app} "
+            f"USING ({write}) WITH CHECK ({check})",
+            f"CREATE POLICY {POLICY_PREFIX}delete ON {table} FOR DELETE TO {app} USING ({delete})",
+            f"CREATE POLICY {POLICY_PREFIX}readonly ON {table} FOR SELECT TO {readonly} USING (true)",
         ]
         if policy.also_reads:
             out.append(
-                f"CREATE POLICY {POLICY_PREFIX}scope_reads ON {table} FOR SELECT "
-                f"TO {quote(r.app)} USING ({policy.also_reads})"
+                f"CREATE POLICY {POLICY_PREFIX}shared_read ON {table} FOR SELECT "
+                f"TO {app} USING ({policy.also_reads})"
             )
     return out
 
 
+def _drop_existing(cursor, apps) -> None:
+    for policy in POLICIES:
+        table = _table(apps, policy.model)
+        cursor.execute(POLICIES_SQL, [table])
+        for (name,) in cursor.fetchall():
+            cursor.execute(f"DROP POLICY {quote(name)} ON {quote(table)}")
+    cursor.execute(f"DROP FUNCTION IF EXISTS public.{SCOPE_FUNCTION}()")
+
+
 def apply(schema_editor, apps=global_apps) -> None:
     with schema_editor.connection.cursor() as cursor:
+        _drop_existing(cursor, apps)
         for statement in statements(apps):
             cursor.execute(statement)
         for policy in POLICIES:
@@ -120,15 +178,15 @@ def apply(schema_editor, apps=global_apps) -> None:
 
 def remove(schema_editor, apps=global_apps) -> None:
     with schema_editor.connection.cursor() as cursor:
+        _drop_existing(cursor, apps)
         for policy in POLICIES:
             table = quote(_table(apps, policy.model))
-            for suffix in ("scope", "scope_reads", "readonly"):
-                cursor.execute(f"DROP POLICY IF EXISTS {POLICY_PREFIX}{suffix} ON {table}")
             cursor.execute(f"ALTER TABLE {table} DISABLE ROW LEVEL SECURITY")
             cursor.execute(PARTITIONS_SQL, [_table(apps, policy.model)])
             for schema, name in cursor.fetchall():
                 cursor.execute(f"ALTER TABLE {quote(schema, name)} DISABLE ROW LEVEL SECURITY")
-        cursor.execute(f"DROP FUNCTION IF EXISTS public.{SCOPE_FUNCTION}()")
+        cursor.execute(f"DROP FUNCTION IF EXISTS public.{SCOPE_FUNCTION}(text)")
+        cursor.execute(f"DROP FUNCTION IF EXISTS public.{TASK_PROJECT_FUNCTION}(bigint)")
 
 
 def scoped_tables() -> list[str]:

@@ -29,14 +29,6 @@ def project_roles(user) -> dict[int, str]:
     return dict(ProjectMembership.objects.filter(user_id=user.pk).values_list("project_id", "role"))
 
 
-def row_scope_for(user) -> RowScope:
-    if sees_every_project(user):
-        return EVERY_ROW
-    if not (user.is_authenticated and user.is_active):
-        return NO_ROWS
-    return RowScope.of(project_roles(user))
-
-
 def projects_with_role(roles: dict[int, str], at_least: str) -> frozenset[int]:
     floor = ProjectRole.rank(at_least)
     return frozenset(pid for pid, role in roles.items() if ProjectRole.rank(role) >= floor)
@@ -59,4 +51,6 @@ def access_for(user) -> tuple[RowScope, dict[str, frozenset[int]] | None]:
         return EVERY_ROW, None
     roles = project_roles(user)
     may = {action: projects_with_role(roles, role) for action, role in ACTION_ROLES.items()}
-    return (RowScope.of(roles) if roles else NO_ROWS), may
+    if not roles:
+        return NO_ROWS, may
+    return RowScope.of(roles, writes=may["change"], deletes=may["delete"]), may

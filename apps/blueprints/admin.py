@@ -7,6 +7,7 @@ from .models import Template
 
 @admin.register(Template)
 class TemplateAdmin(BigTableAdmin):
+    shared_with_scoped_staff = True  # no project's rows: every member may read them
     list_display = (
         "name",
         "type",

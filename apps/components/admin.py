@@ -12,6 +12,7 @@ from .models import Component, ComponentCommunication, LearningData, SystemHealt
 
 @admin.register(Component)
 class ComponentAdmin(BigTableAdmin):
+    shared_with_scoped_staff = True  # no project's rows: every member may read them
     list_display = ("name", "type", "version", "health_status", "last_heartbeat")
     list_filter = ("type", "health_status")
     search_fields = ("=name",)
@@ -21,6 +22,7 @@ class ComponentAdmin(BigTableAdmin):
 
 @admin.register(ComponentCommunication)
 class ComponentCommunicationAdmin(BigTableAdmin):
+    shared_with_scoped_staff = True  # no project's rows: every member may read them
     list_display = ("id", "source", "target", "message_type", "status", "retry_count", "created_at")
     list_select_related = ("source", "target")
     list_filter = ("status",)
@@ -30,6 +32,7 @@ class ComponentCommunicationAdmin(BigTableAdmin):
 
 @admin.register(SystemHealth)
 class SystemHealthAdmin(BigTableAdmin):
+    shared_with_scoped_staff = True  # no project's rows: every member may read them
     list_display = (
         "component",
         "status",
@@ -94,6 +97,7 @@ def health_sparklines() -> list[dict]:
 
 @admin.register(LearningData)
 class LearningDataAdmin(BigTableAdmin):
+    shared_with_scoped_staff = True  # no project's rows: every member may read them
     list_display = (
         "pattern_type",
         "component",

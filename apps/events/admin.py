@@ -118,6 +118,7 @@ class EventAdmin(PartitionedShadowAdmin):
 
 @admin.register(PerformanceMetricRow)
 class PerformanceMetricAdmin(PartitionedShadowAdmin):
+    shared_with_scoped_staff = True  # no project's rows: every member may read them
     list_display = ("recorded_at", "component", "metric_name", "value_display", "tags")
     list_filter = (date_window_filter("recorded_at"),)
     ordering = ("-recorded_at",)

@@ -7,6 +7,8 @@ from collections.abc import Iterable, Sequence
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import NOT_PROVIDED
 
+from . import rowscope
+
 
 def copy_rows(
     cursor, statement: str, rows: Iterable[Sequence], *, using: str = DEFAULT_DB_ALIAS
@@ -15,6 +17,7 @@ def copy_rows(
     its errors (a lost connection, a bad value) arrive as Django's database errors. The count."""
     raw = cursor.cursor if hasattr(cursor, "cursor") else cursor
     count = 0
+    rowscope.ensure_applied(connections[using])  # COPY goes around the execute wrapper
     with connections[using].wrap_database_errors, raw.copy(statement) as copy:
         for row in rows:
             copy.write_row(row)

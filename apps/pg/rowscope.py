@@ -26,33 +26,53 @@ from psycopg import pq
 
 from .sql import quote
 
+# One setting per kind of access the policies check: reading, adding/changing, deleting.
+SETTINGS = {
+    "view": "flowbase.project_ids",
+    "write": "flowbase.write_project_ids",
+    "delete": "flowbase.delete_project_ids",
+}
+
 
 @dataclass(frozen=True)
 class RowScope:
-    """`ids` None: every row (the bypass role); otherwise only rows of these projects."""
+    """`ids` None: every row (the bypass role); otherwise the projects whose rows it reads,
+    and among them those it may add to and change (`writes`) and delete from (`deletes`)."""
 
     ids: frozenset[int] | None
+    writes: frozenset[int] = frozenset()
+    deletes: frozenset[int] = frozenset()
 
     @property
     def everything(self) -> bool:
         return self.ids is None
 
     @classmethod
-    def of(cls, ids: Iterable[int]) -> RowScope:
-        return cls(frozenset(int(i) for i in ids))
+    def of(cls, ids: Iterable[int], *, writes=None, deletes=None) -> RowScope:
+        """Read, write and delete in `ids` unless narrower `writes`/`deletes` are given."""
+        seen = frozenset(int(i) for i in ids)
+        writes = seen if writes is None else frozenset(int(i) for i in writes) & seen
+        deletes = writes if deletes is None else frozenset(int(i) for i in deletes) & writes
+        return cls(seen, writes, deletes)
 
     def allows(self, project_id: int | None) -> bool:
         return self.ids is None or project_id in self.ids
 
-    def setting(self) -> str:
-        """The value of the setting: a PostgreSQL bigint[] literal (ids are ints, no quoting)."""
-        return "{" + ",".join(str(i) for i in sorted(self.ids or ())) + "}"
+    def settings(self) -> dict[str, str]:
+        """Setting -> PostgreSQL bigint[] literal (ids are ints: nothing to quote)."""
+        sets = {"view": self.ids or (), "write": self.writes, "delete": self.deletes}
+        return {
+            SETTINGS[kind]: "{" + ",".join(str(i) for i in sorted(ids)) + "}"
+            for kind, ids in sets.items()
+        }
 
 
 EVERY_ROW = RowScope(None)
 NO_ROWS = RowScope(frozenset())
 
-_process_default: list[RowScope] = [EVERY_ROW]
+# Fail closed: a process sees every row only if its entry point says so (manage.py, the Celery
+# app, the test suite); the web server's processes keep this.
+_process_default: list[RowScope] = [NO_ROWS]
 _current: contextvars.ContextVar[RowScope | None] = contextvars.ContextVar(
     "flowbase_row_scope", default=None
 )
@@ -64,8 +84,8 @@ def current() -> RowScope:
 
 
 def set_process_default(scope: RowScope) -> None:
-    """The scope outside any request: every row for workers and commands; the web server's
-    processes set NO_ROWS, so a statement that escapes a request's scope sees nothing."""
+    """The scope outside any request: entry points of jobs and commands set EVERY_ROW; the web
+    server's stay at NO_ROWS, so a statement that escapes a request's scope sees nothing."""
     _process_default[0] = scope
 
 
@@ -87,15 +107,14 @@ def _config() -> dict:
     return getattr(settings, "ROW_SCOPE", {})
 
 
-def setting_name() -> str:
-    return _config().get("SETTING", "flowbase.project_ids")
-
-
 def scope_sql(scope: RowScope) -> str:
     """The statements that put a transaction in `scope` (no parameters: one round trip)."""
     if scope.everything:
         return "SET LOCAL ROLE " + quote(_config()["BYPASS_ROLE"])
-    return f"SET LOCAL ROLE NONE; SELECT set_config('{setting_name()}', '{scope.setting()}', true)"
+    sets = ", ".join(
+        f"set_config('{name}', '{value}', true)" for name, value in scope.settings().items()
+    )
+    return f"SET LOCAL ROLE NONE; SELECT {sets}"
 
 
 _SENT = "_flowbase_row_scope_sent"
@@ -123,13 +142,16 @@ def ensure_applied(connection) -> None:
 
 # Statements sent as they are in autocommit mode: transaction control (a BEGIN opens the
 # transaction the scope then goes into) and what PostgreSQL refuses inside a transaction block.
+_LEADING_COMMENTS = r"(\s|--[^\n]*\n|/\*.*?\*/)*"
 _OWN_TRANSACTION = re.compile(
-    r"\s*(BEGIN|START|COMMIT|END|ROLLBACK|ABORT|SAVEPOINT|RELEASE|PREPARE\s+TRANSACTION|VACUUM"
+    _LEADING_COMMENTS
+    + r"(BEGIN|START|COMMIT|END|ROLLBACK|ABORT|SAVEPOINT|RELEASE|PREPARE\s+TRANSACTION|VACUUM"
+    r"|DISCARD|CLUSTER|(CREATE|ALTER|DROP)\s+SUBSCRIPTION"
     r"|REINDEX|CHECKPOINT|(CREATE|DROP)\s+(DATABASE|TABLESPACE)|(CREATE|DROP)\s+INDEX\s+CONCURRENTLY"
     r"|ALTER\s+SYSTEM)\b",
-    re.IGNORECASE,
+    re.IGNORECASE | re.DOTALL,
 )
-_OPENS = re.compile(r"\s*(BEGIN|START)\b", re.IGNORECASE)
+_OPENS = re.compile(_LEADING_COMMENTS + r"(BEGIN|START)\b", re.IGNORECASE | re.DOTALL)
 
 
 def apply_scope(execute, sql, params, many, context):

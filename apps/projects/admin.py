@@ -11,6 +11,8 @@ from .models import Project
 @admin.register(Project)
 class ProjectAdmin(BigTableAdmin):
     project_lookup = "id"
+    # A new project is in nobody's scope yet: only unscoped staff create projects.
+    scoped_actions = {"add": "create_project"}
     list_display = ("name", "slug", "status", "repository_url", "workflows_link", "updated_at")
     list_filter = ("status",)
     search_fields = ("name",)

@@ -46,6 +46,7 @@ class NodeExecutionAdmin(PartitionedShadowAdmin):
 
 @admin.register(FormSchema)
 class FormSchemaAdmin(admin.ModelAdmin):
+    shared_with_scoped_staff = True  # no project's rows: every member may read them
     list_display = ("name", "version", "created_at")
     search_fields = ("name",)
     ordering = ("name", "-version")

@@ -183,3 +183,58 @@ def test_every_declared_policy_is_in_place():
         counts = dict(cursor.fetchall())
     assert found == dict.fromkeys(policies.scoped_tables(), True)
     assert all(counts.get(table, 0) >= 2 for table in policies.scoped_tables())
+
+
+def test_a_viewer_scope_reads_but_the_database_refuses_its_writes(two_projects):
+    ours, _ = two_projects
+    pid = ours["project"].pk
+    with rowscope.bound(RowScope.of([pid], writes=[])):
+        assert Task.objects.filter(pk=ours["task"].pk).exists()
+        assert Task.objects.filter(pk=ours["task"].pk).update(title="by a viewer") == 0
+        assert Task.objects.filter(pk=ours["task"].pk).delete()[0] == 0
+        with pytest.raises(DatabaseError, match="row-level security"), transaction.atomic():
+            Task.objects.create(workflow_id=ours["workflow"].pk, title="by a viewer")
+    with rowscope.bound(RowScope.of([pid], deletes=[])):  # an editor: changes, never deletes
+        assert Task.objects.filter(pk=ours["task"].pk).update(title="by an editor") == 1
+        assert TaskDependency.objects.filter(pk=ours["dependency"].pk).delete()[0] == 0
+
+
+def test_no_reference_may_point_into_another_project(two_projects):
+    """The integrity triggers run in the caller's scope and cannot see other projects' rows:
+    the policies check every reference of a written row themselves."""
+    ours, theirs = two_projects
+    with rowscope.bound(RowScope.of([ours["project"].pk])):
+        with pytest.raises(DatabaseError, match="row-level security"), transaction.atomic():
+            Task.objects.filter(pk=ours["task"].pk).update(parent_id=theirs["task"].pk)
+        with pytest.raises(DatabaseError, match="row-level security"), transaction.atomic():
+            TaskDependency.objects.create(task=ours["task"], depends_on_id=theirs["task"].pk)
+        with pytest.raises(DatabaseError, match="row-level security"), transaction.atomic():
+            EventFactory(workflow=ours["workflow"], project=theirs["project"])  # forged stream
+        with pytest.raises(DatabaseError, match="row-level security"), transaction.atomic():
+            EventFactory(project=None, workflow=None)  # an event of no project: unscoped only
+        EventFactory(project=ours["project"], workflow=ours["workflow"], task=ours["task"])
+
+
+@pytest.mark.django_db(transaction=True, databases=["default", "owner"])
+def test_the_check_catches_row_level_security_switched_off_or_bypassed():
+    from django.db import connections
+
+    from apps.access.checks import rls_problems
+
+    assert rls_problems() == []
+    owner = connections["owner"]
+    partition = EventRow.objects.none().model._meta.db_table
+    with transaction.atomic(using="owner"), owner.cursor() as cursor:
+        cursor.execute("ALTER TABLE tasks_task DISABLE ROW LEVEL SECURITY")
+        cursor.execute("DROP POLICY flowbase_delete ON workflows_workflow")
+        cursor.execute(
+            "SELECT relid::regclass::text FROM pg_partition_tree(%s::regclass) WHERE isleaf LIMIT 1",
+            [partition],
+        )
+        [leaf] = cursor.fetchone()
+        cursor.execute(f"ALTER TABLE {leaf} DISABLE ROW LEVEL SECURITY")
+        found = rls_problems(using="owner")
+        transaction.set_rollback(True, using="owner")
+    assert "row-level security is off on tasks_task" in found
+    assert "workflows_workflow lacks the policies flowbase_delete" in found
+    assert any(p.startswith("partitions of events_event readable directly") for p in found)

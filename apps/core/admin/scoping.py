@@ -16,7 +16,11 @@ from apps.pg import rowscope
 
 
 def request_scope(request) -> rowscope.RowScope:
-    return getattr(request, "row_scope", None) or rowscope.current()
+    scope = getattr(request, "row_scope", None)
+    if scope is None:  # a request that missed the middleware: fail closed, superusers aside
+        user = getattr(request, "user", None)
+        return rowscope.EVERY_ROW if getattr(user, "is_superuser", False) else rowscope.NO_ROWS
+    return scope
 
 
 def projects_may(request, action: str) -> frozenset[int] | None:
@@ -47,7 +51,8 @@ class ProjectScopedAdminMixin:
     """Mixed in *before* the admin class, so it declares no attribute of its own: an admin says
     `project_lookup = "<ORM path to the project's id>"` (none: not bound to a project),
     `hidden_from_scoped_staff = True` (every project's rows in one table: the audit log, the
-    archives), `scoped_actions` (an admin action -> the project action it needs), and may define
+    archives; the default for a model with no lookup unless `shared_with_scoped_staff = True`),
+    `scoped_actions` (an admin action -> the project action it needs), and may define
     `filter_by_projects(queryset, ids)` and `project_of(obj)`."""
 
     @property
@@ -56,7 +61,11 @@ class ProjectScopedAdminMixin:
 
     @property
     def _hidden(self) -> bool:
-        return getattr(self, "hidden_from_scoped_staff", False)
+        # Fail closed: a model bound to no project is hidden from scoped staff unless its admin
+        # says its rows belong to no project (`shared_with_scoped_staff`: templates, components).
+        if getattr(self, "hidden_from_scoped_staff", False):
+            return True
+        return self._lookup is None and not getattr(self, "shared_with_scoped_staff", False)
 
     def scope_filter(self, queryset: QuerySet, project_ids: frozenset[int]) -> QuerySet:
         # An admin whose rows reach their project another way defines filter_by_projects().
@@ -94,6 +103,10 @@ class ProjectScopedAdminMixin:
             return bool(allowed)
         return self._project_id(obj) in allowed
 
+    def has_view_permission(self, request, obj=None) -> bool:
+        hidden = self._hidden and projects_may(request, "view") is not None
+        return not hidden and super().has_view_permission(request, obj)
+
     def has_add_permission(self, request, *args) -> bool:
         return super().has_add_permission(request, *args) and self._role_allows(
             request, "add", None
@@ -108,6 +121,17 @@ class ProjectScopedAdminMixin:
         return super().has_delete_permission(request, obj) and self._role_allows(
             request, "delete", obj
         )
+
+    def response_action(self, request, queryset):
+        """A bulk action reaches only the selected rows the user's role lets it change (or
+        delete, for delete_selected), whatever the action itself checks."""
+        allowed = projects_may(request, self._action("change"))
+        if allowed is not None and self._lookup is not None:
+            action = request.POST.get("action", "")
+            if action == "delete_selected":
+                allowed = projects_may(request, self._action("delete"))
+            queryset = self.scope_filter(queryset, allowed)
+        return super().response_action(request, queryset)
 
     def get_inline_instances(self, request, obj=None):
         """Inlines edit rows of the same project: they may do what the parent's role allows."""

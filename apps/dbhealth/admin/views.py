@@ -19,6 +19,7 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 
 from apps.audit import request_context
+from apps.core.admin.scoping import projects_may
 from apps.core.validation import parse_id, text_problem
 from apps.origins.repeats import runs_a_batch
 from apps.pg import routing
@@ -61,6 +62,9 @@ def degrade(view):
 
 
 def require(request: HttpRequest, *perms: str) -> None:
+    # The Database section shows every project's rows (samples, evidence): not for scoped staff.
+    if projects_may(request, "view") is not None:
+        raise PermissionDenied
     for perm in (VIEW_PERM, *perms):
         if not request.user.has_perm(perm):
             raise PermissionDenied
