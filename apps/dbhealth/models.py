@@ -20,6 +20,7 @@ class DatabaseHealth(models.Model):
             ("manage_finding", "Can resolve and snooze database findings"),
             ("run_quality_checks", "Can run data-quality checks on demand"),
             ("view_failing_rows", "Can see the failing-row samples of data-quality checks"),
+            ("accept_finding", "Can accept a database finding with a reason"),
         ]
 
     def __str__(self) -> str:
@@ -171,6 +172,7 @@ class Finding(models.Model):
     note = models.TextField(blank=True, default="")
     reopened_count = models.PositiveIntegerField(default=0)
     accepted_reason = models.TextField(blank=True, default="")
+    accepted_at = models.DateTimeField(null=True, blank=True)
     # The evidence when it was accepted: the finding reopens when it grows materially.
     accepted_evidence = JSONField(default=dict, blank=True)
 

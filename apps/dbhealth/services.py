@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from apps.audit.services import audit_action_record
 from apps.core.db import first_line
+from apps.core.validation import text_problem
 from apps.ops.matviews import REGISTRY as MATVIEW_REGISTRY
 from apps.ops.tasks import refresh_matview_task
 from apps.origins import window
@@ -212,14 +213,33 @@ def material_change(baseline: dict, evidence: dict) -> str:
     return ""
 
 
-@transaction.atomic
-def finding_accept(*, finding: Finding, user_id: int | None, reason: str) -> Finding:
-    """Keep a known condition out of the open list until its evidence changes materially."""
+# A reason is a sentence or two for the next DBA, not a document.
+ACCEPT_REASON_MAX_LENGTH = 500
+
+
+def accept_reason_problem(reason: str) -> str | None:
+    """Why `reason` cannot be an accepted finding's reason, or None."""
     if not reason.strip():
-        raise ValueError("accepting a finding needs a reason")
+        return "accepting a finding needs a reason"
+    if len(reason.strip()) > ACCEPT_REASON_MAX_LENGTH:
+        return f"the reason is longer than {ACCEPT_REASON_MAX_LENGTH} characters"
+    problem = text_problem(reason)
+    return f"the reason {problem}" if problem else None
+
+
+@transaction.atomic
+def finding_accept(
+    *, finding: Finding, user_id: int | None, reason: str, request_id: str | None = None
+) -> Finding:
+    """Keep a known condition out of the open list until its evidence changes materially."""
+    problem = accept_reason_problem(reason)
+    if problem:
+        raise ValueError(problem)
     now = timezone.now()
+    previous_status = finding.status
     finding.status = FindingStatus.ACCEPTED
     finding.accepted_reason = reason.strip()
+    finding.accepted_at = now
     finding.accepted_evidence = {**(finding.evidence or {}), "_severity": finding.severity}
     finding.resolved_by_id = user_id  # who acted last
     finding.snoozed_until = None
@@ -227,6 +247,19 @@ def finding_accept(*, finding: Finding, user_id: int | None, reason: str) -> Fin
         f"{now:%Y-%m-%d %H:%M} accepted: {reason.strip()}"
     )
     finding.save()
+    _audit(
+        action_name="dbhealth.finding_accept",
+        target="dbhealth_finding",
+        target_pk=str(finding.pk),
+        details={
+            "key": finding.key[:300],
+            "reason": finding.accepted_reason,
+            "previous_status": previous_status,
+            "severity": finding.severity,
+        },
+        actor_id=user_id,
+        request_id=request_id,
+    )
     return finding
 
 

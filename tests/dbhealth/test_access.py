@@ -19,6 +19,7 @@ ACTIONS = [
     ("quality/run", "dbhealth.run_quality_checks"),
     ("findings/{finding}/resolve", "dbhealth.manage_finding"),
     ("findings/{finding}/snooze", "dbhealth.manage_finding"),
+    ("findings/{finding}/accept", "dbhealth.accept_finding"),
 ]
 
 

@@ -629,6 +629,15 @@ def run_dbhealth_posts(attack: Attack, route, sets):
             for body in bodies:
                 attack.post("database actions", url, body, tables=())
         attack.post("form bodies: csrf", url, {"days": "1"}, tables=tables, csrf=False)
+    elif name == "dbhealth_finding_accept":
+        url = fill_route(route.route, sets[0])
+        attack.post("form bodies: csrf", url, {"reason": "x"}, tables=tables, csrf=False)
+        # Refused with a message: no reason, NUL, longer than the limit.
+        for body in ({}, {"reason": "  "}, {"reason": "\x00"}, {"reason": corpus.TEN_KB}):
+            attack.post("database actions", url, body, tables=tables, unchanged=True)
+        # Decoded as U+FFFD, SQL-looking text: a reason like any other (then: already accepted).
+        for value in (corpus.LONE_SURROGATE, "' OR 1=1", corpus.BAD_UTF8):
+            attack.post("database actions", url, {"reason": value}, tables=())
 
 
 def run_endpoints(attack: Attack):

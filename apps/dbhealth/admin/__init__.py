@@ -62,6 +62,12 @@ class DatabaseHealthAdmin(admin.ModelAdmin):
             path("matviews/refresh/", wrap(views.matview_refresh), name="dbhealth_matview_refresh"),
             path("quality/run/", wrap(views.quality_run), name="dbhealth_quality_run"),
             path("quality/<int:pk>/", wrap(views.quality_check), name="dbhealth_quality_check"),
+            # Before the resolve/snooze route, which would take "accept" as its action.
+            path(
+                "findings/<int:pk>/accept/",
+                wrap(views.finding_accept),
+                name="dbhealth_finding_accept",
+            ),
             path(
                 "findings/<int:pk>/<str:action>/",
                 wrap(views.finding_action),

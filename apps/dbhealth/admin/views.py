@@ -83,6 +83,7 @@ def _render(request, model_admin, tab: str, template: str, context: dict, title:
             "terminate": request.user.has_perm("dbhealth.terminate_backend"),
             "refresh": request.user.has_perm("dbhealth.refresh_matview"),
             "manage": request.user.has_perm("dbhealth.manage_finding"),
+            "accept": request.user.has_perm("dbhealth.accept_finding"),
             "run": request.user.has_perm("dbhealth.run_quality_checks"),
             "samples": request.user.has_perm("dbhealth.view_failing_rows"),
         },
@@ -442,6 +443,7 @@ def findings(request, model_admin):
             "show": show,
             "open_counts": selectors.findings_open_counts(),
             "snooze_choices": [(1, "1 day"), (7, "7 days"), (30, "30 days"), (90, "90 days")],
+            "accept_reason_max": services.ACCEPT_REASON_MAX_LENGTH,
         },
     )
 
@@ -538,6 +540,32 @@ def finding_action(request, model_admin, pk: int, action: str):
     return redirect(
         f"{_findings_url()}?show={'all' if finding.status != FindingStatus.OPEN else 'open'}"
     )
+
+
+def finding_accept(request, model_admin, pk: int):
+    """Accept an open (or snoozed) finding with a reason: it leaves the open list until its
+    evidence changes materially (services.finding_accept)."""
+    require(request, "dbhealth.accept_finding")
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    finding = get_object_or_404(Finding, pk=pk)
+    if finding.status not in (FindingStatus.OPEN, FindingStatus.SNOOZED):
+        messages.error(
+            request,
+            f"Only an open or snoozed finding can be accepted; this one is {finding.status}.",
+        )
+        return redirect(_findings_url())
+    # Not truncated: a reason cut short would be accepted as something nobody wrote.
+    reason = request.POST.get("reason", "")
+    problem = services.accept_reason_problem(reason)
+    if problem:
+        messages.error(request, f"Reason: {problem}; nothing was changed.")
+        return redirect(_findings_url())
+    services.finding_accept(
+        finding=finding, user_id=request.user.pk, reason=reason, request_id=_request_id(request)
+    )
+    messages.success(request, f"Accepted: {finding.title}")
+    return redirect(f"{_findings_url()}?show=all")
 
 
 def _findings_url() -> str:
