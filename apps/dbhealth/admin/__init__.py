@@ -122,6 +122,10 @@ class DataQualityCheckForm(forms.ModelForm):
 
 @admin.register(DataQualityCheck)
 class DataQualityCheckAdmin(admin.ModelAdmin):
+    # Definitions, not rows of a project; results (failing-row samples) and findings stay hidden
+    # from scoped staff. author_custom_sql reads every project through the sandbox: an
+    # operator's permission (docs/security.md).
+    shared_with_scoped_staff = True
     form = DataQualityCheckForm
     list_display = (
         "name",
