@@ -47,6 +47,14 @@ def _set(user_id: str, request_id: str, *, local: bool) -> None:
         )
 
 
+def transaction_settings() -> dict[str, str]:
+    ctx = current()
+    return {
+        "flowbase.user_id": "" if ctx.user_id is None else str(ctx.user_id),
+        "flowbase.request_id": ctx.request_id or "",
+    }
+
+
 def apply_to_session() -> None:
     """Copy the context into the connection's session (a request); undo with clear_session()."""
     ctx = current()

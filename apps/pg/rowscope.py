@@ -107,14 +107,38 @@ def _config() -> dict:
     return getattr(settings, "ROW_SCOPE", {})
 
 
-def scope_sql(scope: RowScope) -> str:
+# Other per-transaction settings sent with the scope (the audit log's actor and request id):
+# callables returning {setting: value}, registered by the apps that read them.
+_settings_providers: list = []
+
+
+def add_transaction_settings(provider) -> None:
+    if provider not in _settings_providers:
+        _settings_providers.append(provider)
+
+
+def _extra_settings() -> tuple[tuple[str, str], ...]:
+    return tuple(sorted(kv for provider in _settings_providers for kv in provider().items()))
+
+
+def _literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"  # standard_conforming_strings: only quotes
+
+
+def scope_sql(scope: RowScope, extra: tuple[tuple[str, str], ...] = ()) -> str:
     """The statements that put a transaction in `scope` (no parameters: one round trip)."""
+    values = dict(extra)
     if scope.everything:
-        return "SET LOCAL ROLE " + quote(_config()["BYPASS_ROLE"])
+        role = "SET LOCAL ROLE " + quote(_config()["BYPASS_ROLE"])
+    else:
+        role = "SET LOCAL ROLE NONE"
+        values.update(scope.settings())
+    if not values:
+        return role
     sets = ", ".join(
-        f"set_config('{name}', '{value}', true)" for name, value in scope.settings().items()
+        f"set_config({_literal(name)}, {_literal(value)}, true)" for name, value in values.items()
     )
-    return f"SET LOCAL ROLE NONE; SELECT {sets}"
+    return f"{role}; SELECT {sets}"
 
 
 _SENT = "_flowbase_row_scope_sent"
@@ -133,11 +157,11 @@ def ensure_applied(connection) -> None:
         if connection.get_autocommit():
             return
         setattr(connection, _SENT, None)
-    scope = current()
-    if getattr(connection, _SENT, None) != scope:
+    wanted = (current(), _extra_settings())
+    if getattr(connection, _SENT, None) != wanted:
         with connection.wrap_database_errors:
-            raw.execute(scope_sql(scope))
-        setattr(connection, _SENT, scope)
+            raw.execute(scope_sql(*wanted))
+        setattr(connection, _SENT, wanted)
 
 
 # Statements sent as they are in autocommit mode: transaction control (a BEGIN opens the
@@ -169,7 +193,7 @@ def apply_scope(execute, sql, params, many, context):
     if status == pq.TransactionStatus.IDLE and connection.get_autocommit():
         setattr(connection, _SENT, None)
         with connection.wrap_database_errors:
-            raw.execute("BEGIN; " + scope_sql(current()))
+            raw.execute("BEGIN; " + scope_sql(current(), _extra_settings()))
         try:
             result = execute(sql, params, many, context)
         except BaseException:

@@ -238,3 +238,19 @@ def test_the_check_catches_row_level_security_switched_off_or_bypassed():
     assert "row-level security is off on tasks_task" in found
     assert "workflows_workflow lacks the policies flowbase_delete" in found
     assert any(p.startswith("partitions of events_event readable directly") for p in found)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_session_level_actor_left_by_another_client_never_reaches_the_audit_log():
+    """Behind PgBouncer a server connection may carry another client's session settings: the
+    actor and request id are sent with every transaction's scope, so they win."""
+    from apps.audit.models import AuditEventRow
+
+    connection.ensure_connection()
+    connection.connection.execute(
+        "SELECT set_config('flowbase.user_id', '424242', false),"
+        " set_config('flowbase.request_id', 'leaked', false)"
+    )
+    project = ProjectFactory(name="Audited")
+    row = AuditEventRow.objects.filter(table_name="projects_project", row_pk=str(project.pk)).get()
+    assert row.actor_id is None and row.request_id in ("", None)
