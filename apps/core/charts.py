@@ -88,15 +88,7 @@ def stacked_bars(
         '<span class="{}">{} ({})</span>',
         ((css, name, _fmt(sum(float(v or 0) for v in values))) for name, css, values in series),
     )
-    return format_html(
-        '<svg class="fb-chart" viewBox="0 0 {} {}" role="img" preserveAspectRatio="xMinYMin meet">'
-        '{}{}</svg><div class="fb-legend">{}</div>',
-        width,
-        height,
-        axis,
-        mark_safe("".join(parts)),  # each part built by format_html above
-        legend,
-    )
+    return _svg(width, height, axis, parts, legend)
 
 
 def sparkline(
@@ -257,12 +249,16 @@ def line_chart(
             if (last := [v for v in values if v is not None])
         ),
     )
+    return _svg(width, height, axis, parts, legend)
+
+
+def _svg(width: int, height: int, axis, parts: list, legend) -> str:
     return format_html(
         '<svg class="fb-chart" viewBox="0 0 {} {}" role="img" preserveAspectRatio="xMinYMin meet">'
         '{}{}</svg><div class="fb-legend">{}</div>',
         width,
         height,
         axis,
-        mark_safe("".join(parts)),  # each part built by format_html above
+        mark_safe("".join(parts)),  # each part built by format_html by its caller
         legend,
     )
