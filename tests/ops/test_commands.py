@@ -54,3 +54,16 @@ def test_maintain_json_dry_run():
         ("vacuum_report", "dry_run", False),
     ]
     assert "needs_vacuum" in records[1]["details"]
+
+
+def test_maintain_prints_details_for_people_not_python_reprs():
+    from apps.ops.management.commands.maintain import detail_lines
+
+    out = run("maintain", "--step", "retention", "--step", "analyze")
+    assert "[" not in out and "{" not in out and "'" not in out
+    assert detail_lines(
+        "privacy", {"events.Event": {"older_than_days": 730, "would_drop": []}}
+    ) == [
+        "    privacy:",
+        "        events.Event: older_than_days 730, would_drop none",
+    ]

@@ -36,9 +36,29 @@ class Command(BaseCommand):
                 )
                 for key, value in row.details.items():
                     if key != "steps":
-                        self.stdout.write(f"    {key}: {value}")
+                        for line in detail_lines(key, value):
+                            self.stdout.write(line)
         if any(row.outcome == "failed" for row in rows):
             raise CommandError("a maintenance step failed (see above / MaintenanceRun)")
+
+
+def _scalar(value) -> str:
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_scalar(v) for v in value) if value else "none"
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_scalar(v)}" for k, v in value.items())
+    return str(value)
+
+
+def detail_lines(key: str, value, depth: int = 1) -> list[str]:
+    """A step's details for people: nested records one per line, lists joined, no reprs."""
+    pad = "    " * depth
+    if isinstance(value, dict) and any(isinstance(v, dict) for v in value.values()):
+        lines = [f"{pad}{key}:"]
+        for sub, inner in value.items():
+            lines += detail_lines(sub, inner, depth + 1)
+        return lines
+    return [f"{pad}{key}: {_scalar(value)}"]
 
 
 def _dumps(rows) -> str:
