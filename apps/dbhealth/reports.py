@@ -155,6 +155,8 @@ def _findings_section() -> dict[str, Any]:
                 "last_seen": f.last_seen,
                 "snoozed_until": f.snoozed_until,
                 "reopened_count": f.reopened_count,
+                "accepted_at": f.accepted_at,
+                "accepted_reason": f.accepted_reason,
             }
             for f in items
         ],
