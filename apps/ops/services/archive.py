@@ -15,10 +15,10 @@ from django.utils import timezone
 
 from apps.core.roles.config import owner_alias
 from apps.pg.leases import LeaseLost
+from apps.pg.locks import set_local_lock_timeout, try_xact_lock
 
 from .. import cache, leases, queries, selectors
 from ..conf import lock_timeout, setting
-from ..locks import set_local_lock_timeout, try_xact_lock
 from ..models import ArchiveRun, Outcome
 
 logger = logging.getLogger(__name__)

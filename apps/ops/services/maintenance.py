@@ -14,11 +14,11 @@ from django.utils import timezone
 
 from apps.core.roles.config import owner_alias
 from apps.pg.leases import LeaseLost
+from apps.pg.locks import set_local_lock_timeout, try_xact_lock
 from apps.pg.values import jsonable
 
 from .. import leases, selectors
 from ..conf import lock_timeout, setting
-from ..locks import set_local_lock_timeout, try_xact_lock
 from ..models import MaintenanceRun, Outcome
 from .partitions import partitions_upkeep
 

@@ -10,10 +10,10 @@ from django.db import DatabaseError, InterfaceError, OperationalError, connectio
 from django.utils import timezone
 
 from apps.core.roles.config import owner_alias
+from apps.pg.locks import set_local_lock_timeout, try_xact_lock
 
 from .. import cache, leases, queries, selectors
 from ..conf import lock_timeout, setting
-from ..locks import set_local_lock_timeout, try_xact_lock
 from ..matviews import get_spec
 from ..models import MatviewRefresh, Outcome
 

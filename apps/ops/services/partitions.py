@@ -9,9 +9,9 @@ from typing import Any
 from django.db import transaction
 
 from apps.core.roles.config import owner_alias
+from apps.pg.locks import set_local_lock_timeout, try_xact_lock
 
 from ..conf import lock_timeout
-from ..locks import set_local_lock_timeout, try_xact_lock
 
 
 def partitions_upkeep(*, apply: bool) -> tuple[int, dict]:

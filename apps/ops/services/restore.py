@@ -8,11 +8,11 @@ from django.db import connections
 from django.utils import timezone
 
 from apps.core.roles.config import owner_alias
+from apps.pg.locks import set_local_lock_timeout
 from apps.pg.retry import retry_on_serialization_failure
 
 from .. import cache, queries, selectors
 from ..conf import lock_timeout
-from ..locks import set_local_lock_timeout
 from ..models import ArchiveHold, MaintenanceRun, Outcome
 from .archive import (
     RESTORE_IGNORED_TRIGGERS,
