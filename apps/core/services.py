@@ -8,7 +8,9 @@ from django.db import models
 from .validation import validate_instance
 
 
-def validated_save(instance: models.Model, *, label: str | None = None) -> models.Model:
+def validated_save(
+    instance: models.Model, *, label: str | None = None, update_fields: list[str] | None = None
+) -> models.Model:
     """full_clean() then save(); errors name the record, e.g. "Task 'Ship it': status: …".
 
     Text and JSON are checked first for what PostgreSQL cannot store or Python cannot read
@@ -18,7 +20,7 @@ def validated_save(instance: models.Model, *, label: str | None = None) -> model
         instance.full_clean()
     except ValidationError as exc:
         raise ValidationError(_prefixed(instance, exc, label)) from exc
-    instance.save()
+    instance.save(update_fields=update_fields)
     return instance
 
 

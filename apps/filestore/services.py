@@ -39,6 +39,7 @@ from apps.projects.models import Project
 from apps.projects.services import project_create
 from apps.tasks.models import Task
 from apps.workflows.models import Workflow
+from apps.workflows.services import workflow_changes, workflow_create, workflow_update
 
 logger = logging.getLogger(__name__)
 
@@ -531,7 +532,6 @@ def _n8n_values(wf: N8nWorkflow, name: str) -> dict:
     return {
         "name": name,
         "definition": jsonio.plain(wf.definition),
-        "node_count": wf.node_count,
         "tags": wf.tags,
         "external_key": wf.source_key,
         "legacy": jsonio.plain(legacy),
@@ -544,19 +544,11 @@ def _write_n8n(job: FileJob, project: Project, wf: N8nWorkflow) -> None:
     name = _n8n_name(job, project, wf, current)
     values = _n8n_values(wf, name)
     if current is None:
-        Workflow.objects.create(
-            project=project, status="active" if wf.active else "draft", **values
-        )
+        workflow_create(project=project, status="active" if wf.active else "draft", **values)
         counts.created += 1
         return
-    changed = [f for f, v in values.items() if getattr(current, f) != v]
-    if not changed:
-        counts.unchanged += 1
-        return
-    for f in changed:
-        setattr(current, f, values[f])
-    current.save(update_fields=[*changed, "updated_at"])
-    counts.updated += 1
+    changed = workflow_update(workflow=current, **values)
+    counts.bump("updated" if changed else "unchanged")
 
 
 # --- dry run ---------------------------------------------------------------------------------
@@ -582,8 +574,8 @@ def _dry_run_counts(job: FileJob) -> None:
         if current is None:
             wc.created += 1
         else:
-            same = all(getattr(current, f) == v for f, v in values.items())
-            wc.bump("unchanged" if same else "updated")
+            changes = workflow_changes(workflow=current, **values)
+            wc.bump("updated" if changes else "unchanged")
     if parsed.document is not None:
         doc = parsed.document
         state = selectors.article_state(project=project, slug=doc.slug)

@@ -3,16 +3,20 @@ judged by apps.pg.leases (holder's session gone, or heartbeats silent for a few 
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from apps.pg.leases import Holder, LeaseState, current_holder, death_reason, live_holders
 
 from .models import Outcome
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -80,3 +84,32 @@ def interrupt_dead(
         ):
             interrupted.append((pk, reason))
     return interrupted
+
+
+def take_over_dead(
+    model, *, kind: str, using: str = DEFAULT_DB_ALIAS, **filters
+) -> tuple[bool, list]:
+    """Under the caller's xact lock: mark running rows whose holder is known dead interrupted;
+    returns (a live holder remains, [(pk, reason)] taken over)."""
+    lease = policy(kind)
+    running = model.objects.using(using).filter(outcome=Outcome.RUNNING, **filters)
+    taken = interrupt_dead(
+        running,
+        heartbeat_field="heartbeat_at",
+        stale_after=lease.stale_after,
+        check_backend=lease.check_backend,
+        using=using,
+    )
+    return running.exists(), taken
+
+
+def mark_ended(queryset, *, using: str, **fields) -> None:
+    """Record how a run ended, even after its connection broke (reconnect once); never mask the
+    error being handled: a row left "running" is taken over by the next run anyway."""
+    connection = connections[using]
+    try:
+        if not connection.in_atomic_block:
+            connection.close_if_unusable_or_obsolete()
+        queryset.filter(outcome=Outcome.RUNNING).update(**fields)
+    except DatabaseError:
+        logger.warning("could not record the end of %s", queryset.model.__name__, exc_info=True)

@@ -1,10 +1,8 @@
-"""Raw SQL the ORM cannot say: catalog queries, advisory locks, archive moves, REFRESH.
+"""Raw SQL the ORM cannot say: catalog queries, archive moves, REFRESH (locks: apps/pg/locks.py).
 
 Identifiers interpolated with str.format come from the catalog (quote_ident / regclass output)
 or from code constants, never from user input.
 """
-
-from apps.pg.locks import SET_LOCAL_LOCK_TIMEOUT, TRY_XACT_LOCK  # noqa: F401  (written once, there)
 
 # --- materialized views ------------------------------------------------------------------------
 MATVIEW_POPULATED = """

@@ -81,7 +81,7 @@ def rules() -> list[Rule]:
         if label in ops_labels:
             raise PolicyError(
                 f"PRIVACY_RETENTION_DAYS[{label!r}]: already kept by the ops log retention "
-                "(apps/ops/services.py RETENTION and its OPS_*_RETENTION_DAYS setting)"
+                "(apps/ops/services/maintenance.py RETENTION and its OPS_*_RETENTION_DAYS setting)"
             )
         policy = None
         if hasattr(model, "_partitioning_meta"):

@@ -28,6 +28,8 @@ def workflow_create(
     status: str = WorkflowStatus.DRAFT,
     definition: dict[str, Any] | None = None,
     tags: list[str] | None = None,
+    external_key: str | None = None,
+    legacy: dict[str, Any] | None = None,
 ) -> Workflow:
     definition = definition or {}
     workflow = Workflow(
@@ -40,8 +42,44 @@ def workflow_create(
         definition=definition,
         node_count=_node_count(definition),
         tags=tags or [],
+        external_key=external_key,
+        legacy=legacy or {},
     )
     return validated_save(workflow)
+
+
+# What code may change with workflow_update; status and phase go through workflow_status_update,
+# counters and progress belong to the triggers.
+UPDATABLE_FIELDS = frozenset(
+    {"name", "description", "requirements", "definition", "tags", "external_key", "legacy"}
+)
+
+
+def workflow_changes(*, workflow: Workflow, **values: Any) -> dict[str, Any]:
+    """The values that differ from the workflow's, normalised as workflow_create stores them
+    (name stripped, node_count following the definition); {} means nothing to write."""
+    unknown = set(values) - UPDATABLE_FIELDS
+    if unknown:
+        raise ValueError(f"workflow_update cannot set {sorted(unknown)}")
+    if "name" in values:
+        values["name"] = (values["name"] or "").strip()
+    if "definition" in values:
+        values["definition"] = values["definition"] or {}
+        values["node_count"] = _node_count(values["definition"])
+    return {field: value for field, value in values.items() if getattr(workflow, field) != value}
+
+
+@transaction.atomic
+def workflow_update(*, workflow: Workflow, **values: Any) -> list[str]:
+    """Set `values` on the workflow, validated like a create, and save only the fields that
+    changed; returns them (empty: nothing was written)."""
+    changes = workflow_changes(workflow=workflow, **values)
+    if not changes:
+        return []
+    for field, value in changes.items():
+        setattr(workflow, field, value)
+    validated_save(workflow, update_fields=[*changes, "updated_at"])
+    return list(changes)
 
 
 @transaction.atomic

@@ -72,7 +72,7 @@ def test_interrupted_archive_resumes_without_loss_or_duplicates(monkeypatch):
     make_workflow(age_days=5, tasks=2)
     original = {table: sum(pair) for table, pair in counts().items()}
 
-    real_batch = services._archive_batch
+    real_batch = services.archive._archive_batch
     calls = {"n": 0}
 
     def crashing_batch(**kwargs):
@@ -81,7 +81,7 @@ def test_interrupted_archive_resumes_without_loss_or_duplicates(monkeypatch):
             raise RuntimeError("worker killed mid-run")
         return real_batch(**kwargs)
 
-    monkeypatch.setattr(services, "_archive_batch", crashing_batch)
+    monkeypatch.setattr(services.archive, "_archive_batch", crashing_batch)
     with pytest.raises(RuntimeError, match="worker killed"):
         services.archive_run(older_than_days=365, apply=True, batch_size=2)
     crashed = ArchiveRun.objects.get(outcome="failed")
@@ -89,7 +89,7 @@ def test_interrupted_archive_resumes_without_loss_or_duplicates(monkeypatch):
     assert crashed.reconciled
     assert counts()["workflows"] == (4, 4)  # the two committed batches stayed committed
 
-    monkeypatch.setattr(services, "_archive_batch", real_batch)
+    monkeypatch.setattr(services.archive, "_archive_batch", real_batch)
     resumed = services.archive_run(older_than_days=365, apply=True, batch_size=2)
     assert (resumed.outcome, resumed.workflows_moved, resumed.tasks_moved) == ("success", 3, 9)
     after = counts()

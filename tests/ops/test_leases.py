@@ -102,7 +102,7 @@ def test_a_live_holder_is_respected_until_its_heartbeats_stop(settings):
 def test_a_run_judged_dead_stops_and_rolls_back_its_batch(monkeypatch):
     for _ in range(4):
         make_workflow(age_days=400, tasks=1)
-    real_batch = services._archive_batch
+    real_batch = services.archive._archive_batch
 
     def batch_then_lose_the_lease(**kwargs):
         counts = real_batch(**kwargs)
@@ -110,7 +110,7 @@ def test_a_run_judged_dead_stops_and_rolls_back_its_batch(monkeypatch):
         ArchiveRun.objects.filter(pk=kwargs["run"].pk).update(outcome="interrupted")
         return counts
 
-    monkeypatch.setattr(services, "_archive_batch", batch_then_lose_the_lease)
+    monkeypatch.setattr(services.archive, "_archive_batch", batch_then_lose_the_lease)
     with pytest.raises(LeaseLost):
         services.archive_run(older_than_days=365, apply=True, batch_size=1)
     run = ArchiveRun.objects.get()

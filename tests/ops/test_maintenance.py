@@ -87,7 +87,7 @@ def test_a_failing_step_is_logged_and_the_others_still_run(monkeypatch):
     def broken(*, apply):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(services, "_step_retention", broken)
+    monkeypatch.setattr(services.maintenance, "_step_retention", broken)
     rows = services.maintenance_run(apply=True, steps=("retention", "vacuum_report"))
     outcomes = {r.step: (r.outcome, r.error) for r in rows}
     assert outcomes["retention"] == ("failed", "RuntimeError: disk on fire")

@@ -7,6 +7,7 @@ from apps.workflows.services import (
     workflow_analytics_update,
     workflow_create,
     workflow_status_update,
+    workflow_update,
 )
 from tests.factories.domain import ProjectFactory, WorkflowFactory
 
@@ -33,6 +34,28 @@ def test_workflow_create_bad_input_writes_nothing():
     with pytest.raises(ValidationError, match="already has a workflow with this name"):
         workflow_create(project=project, name="W")
     assert Workflow.objects.count() == 1
+
+
+def test_workflow_update_writes_only_what_changed_and_recounts_nodes():
+    workflow = workflow_create(project=ProjectFactory(), name="W", tags=["a"])
+    definition = {"nodes": [{"id": "a"}, {"id": "b"}, {"id": "c"}], "connections": {}}
+    changed = workflow_update(workflow=workflow, name=" W ", tags=["a"], definition=definition)
+    assert sorted(changed) == ["definition", "node_count"]
+    workflow.refresh_from_db()
+    assert (workflow.name, workflow.node_count) == ("W", 3)
+    assert workflow_update(workflow=workflow, definition=definition, tags=["a"]) == []
+
+
+def test_workflow_update_refuses_what_a_create_refuses():
+    project = ProjectFactory()
+    workflow_create(project=project, name="Taken")
+    other = workflow_create(project=project, name="Other")
+    with pytest.raises(ValidationError, match="already has a workflow with this name"):
+        workflow_update(workflow=other, name="Taken")
+    with pytest.raises(ValueError, match="status"):
+        workflow_update(workflow=other, status="active")
+    other.refresh_from_db()
+    assert other.name == "Other"
 
 
 def test_workflow_status_update_follows_the_transition_table():
