@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
+from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, connection, connections
 
 from apps.pg.errors import sqlstate
 from tests.db import unscoped
@@ -97,6 +98,10 @@ def connect(*, observer: bool = False, **overrides) -> psycopg.Connection:
     params = connection.get_connection_params()
     for key in ("cursor_factory", "context"):
         params.pop(key, None)
+    if getattr(settings, "PGBOUNCER_ADDRESS", None) and not observer:
+        # A session-level role (the bypass role, below) needs one server session: go direct.
+        owner = connections["owner"].settings_dict
+        params.update(host=owner["HOST"], port=owner["PORT"])
     conn = psycopg.connect(**params, **overrides)
     # An observer reads pg_stat_activity as the login (the bypass role sees others' state hidden).
     return conn if observer else unscoped(conn)

@@ -6,7 +6,8 @@ import time
 
 import psycopg
 import pytest
-from django.db import IntegrityError, connection, transaction
+from django.conf import settings
+from django.db import IntegrityError, connection, connections, transaction
 
 from apps.tasks.models import Task, TaskDependency
 from tests.db import unscoped
@@ -146,6 +147,10 @@ def _connect(*, observer: bool = False, **overrides):
     params = connection.get_connection_params()
     for key in ("cursor_factory", "context"):
         params.pop(key, None)
+    if getattr(settings, "PGBOUNCER_ADDRESS", None) and not observer:
+        # A session-level role (the bypass role, below) needs one server session: go direct.
+        owner = connections["owner"].settings_dict
+        params.update(host=owner["HOST"], port=owner["PORT"])
     conn = psycopg.connect(**params, **overrides)
     # An observer reads pg_stat_activity as the login (the bypass role sees others' state hidden).
     return conn if observer else unscoped(conn)
