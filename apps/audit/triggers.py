@@ -1,10 +1,12 @@
 """Audit capture: statement-level triggers that copy every row change of a model into the audit
 log (`AuditEvent`), with the actor and request id the middleware put in the session.
 
-Declared as `*audit_triggers()` in a model's `Meta.triggers`; the audited table and the audit
-table are read from the models' `_meta` when the triggers are compiled. Statement level with
-transition tables keeps bulk writes cheap (one audit statement per write statement, not one
-trigger call per row).
+Declared as `*audit_triggers()` in a model's `Meta.triggers`; the audited table, its columns and
+the audit table are read from the models' `_meta` when the triggers are compiled. Statement level
+with transition tables keeps bulk writes cheap (one audit statement per write statement, not one
+trigger call per row). The `changes` document is built column by column from the model's fields
+(no `to_jsonb(row)` + `jsonb_each` + aggregate per row), and the actor, request id and txid are
+read once per statement: a new column changes the compiled SQL, so `makemigrations` ships it.
 """
 
 from __future__ import annotations
@@ -14,18 +16,49 @@ from django.apps import apps
 
 from apps.pg.triggers import StatementTrigger
 
-AUDIT_IGNORED_KEYS = "'{updated_at,search_vector}'::text[]"
-_ACTOR = "NULLIF(current_setting('flowbase.user_id', true), '')::bigint"
-_REQUEST = "COALESCE(current_setting('flowbase.request_id', true), '')"
-_COMMON = f"{_ACTOR}, {_REQUEST}, txid_current()"
+# Columns the log leaves out: the database's clock and derived search data.
+AUDIT_IGNORED_COLUMNS = frozenset({"updated_at", "search_vector"})
+# jsonb_build_object takes at most 100 arguments: 50 key/value pairs.
+_PAIRS_PER_CALL = 50
+_CONTEXT = (
+    "WITH ctx AS MATERIALIZED (SELECT"
+    " NULLIF(current_setting('flowbase.user_id', true), '')::bigint AS actor_id,"
+    " COALESCE(current_setting('flowbase.request_id', true), '') AS request_id,"
+    " txid_current() AS txid)"
+)
+_COMMON = "ctx.actor_id, ctx.request_id, ctx.txid"
 
 
-def _audit_values(alias: str, key: str) -> str:
-    """`{"field": {"new": value}}` (or "old") for every column of one transition-table row."""
-    return (
-        f"(SELECT COALESCE(jsonb_object_agg(e.key, jsonb_build_object('{key}', e.value)), '{{}}')"
-        f" FROM jsonb_each(to_jsonb({alias}) - {AUDIT_IGNORED_KEYS}) e)"
-    )
+def audited_columns(model) -> list[str]:
+    return [f.column for f in model._meta.concrete_fields if f.column not in AUDIT_IGNORED_COLUMNS]
+
+
+def _ident(column: str) -> str:
+    return '"' + column.replace('"', '""') + '"'
+
+
+def _row_values(model, alias: str, key: str) -> str:
+    """`{"field": {"new": value}}` (or "old") for every audited column of one row."""
+    pairs = [
+        f"'{c}', jsonb_build_object('{key}', {alias}.{_ident(c)})" for c in audited_columns(model)
+    ]
+    if not pairs:
+        return "'{}'::jsonb"
+    calls = [
+        "jsonb_build_object(" + ", ".join(pairs[i : i + _PAIRS_PER_CALL]) + ")"
+        for i in range(0, len(pairs), _PAIRS_PER_CALL)
+    ]
+    return " || ".join(calls)
+
+
+def _row_diff(model) -> str:
+    """`{"field": {"old": …, "new": …}}` for the columns whose value changed (`{}` if none)."""
+    parts = [
+        f"CASE WHEN n.{_ident(c)} IS DISTINCT FROM o.{_ident(c)} THEN jsonb_build_object('{c}',"
+        f" jsonb_build_object('old', o.{_ident(c)}, 'new', n.{_ident(c)})) ELSE '{{}}'::jsonb END"
+        for c in audited_columns(model)
+    ]
+    return " || ".join(parts) or "'{}'::jsonb"
 
 
 class _AuditTrigger(StatementTrigger):
@@ -38,33 +71,30 @@ class _AuditTrigger(StatementTrigger):
 
 class _AuditInsert(_AuditTrigger):
     def body(self, model) -> str:
+        pk = _ident(model._meta.pk.column)
         return (
-            f"{self.insert_into()} SELECT '{model._meta.db_table}', n.id::text, 'INSERT', "
-            f"{_audit_values('n', 'new')}, {_COMMON} FROM new_rows n;"
+            f"{self.insert_into()} {_CONTEXT} SELECT '{model._meta.db_table}', n.{pk}::text,"
+            f" 'INSERT', {_row_values(model, 'n', 'new')}, {_COMMON} FROM ctx, new_rows n;"
         )
 
 
 class _AuditUpdate(_AuditTrigger):
     def body(self, model) -> str:
-        return f"""{self.insert_into()}
-            SELECT '{model._meta.db_table}', n.id::text, 'UPDATE', d.changes, {_COMMON}
-            FROM new_rows n
-            JOIN old_rows o ON o.id = n.id
-            CROSS JOIN LATERAL (
-                SELECT jsonb_object_agg(nv.key, jsonb_build_object('old', ov.value, 'new', nv.value))
-                       AS changes
-                FROM jsonb_each(to_jsonb(n) - {AUDIT_IGNORED_KEYS}) nv
-                JOIN jsonb_each(to_jsonb(o)) ov ON ov.key = nv.key
-                WHERE nv.value IS DISTINCT FROM ov.value
-            ) d
-            WHERE d.changes IS NOT NULL;"""
+        pk = _ident(model._meta.pk.column)
+        return f"""{self.insert_into()} {_CONTEXT}
+            SELECT '{model._meta.db_table}', n.{pk}::text, 'UPDATE', d.changes, {_COMMON}
+            FROM ctx, new_rows n
+            JOIN old_rows o ON o.{pk} = n.{pk}
+            CROSS JOIN LATERAL (SELECT {_row_diff(model)} AS changes) d
+            WHERE d.changes <> '{{}}'::jsonb;"""
 
 
 class _AuditDelete(_AuditTrigger):
     def body(self, model) -> str:
+        pk = _ident(model._meta.pk.column)
         return (
-            f"{self.insert_into()} SELECT '{model._meta.db_table}', o.id::text, 'DELETE', "
-            f"{_audit_values('o', 'old')}, {_COMMON} FROM old_rows o;"
+            f"{self.insert_into()} {_CONTEXT} SELECT '{model._meta.db_table}', o.{pk}::text,"
+            f" 'DELETE', {_row_values(model, 'o', 'old')}, {_COMMON} FROM ctx, old_rows o;"
         )
 
 
