@@ -154,4 +154,4 @@ lock: $(VENV)/.installed
 
 # The benchmarks build scratch tables: they run as the owner.
 bench: migrate
-	@$(WITH_ENV) DATABASE_URL="$$MIGRATE_DATABASE_URL" $(PY) bench/run.py $(ARGS)
+	@$(WITH_ENV) APP_DATABASE_URL="$$DATABASE_URL" DATABASE_URL="$$MIGRATE_DATABASE_URL" $(PY) bench/run.py $(ARGS)

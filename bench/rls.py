@@ -17,6 +17,10 @@ import os
 import sys
 from datetime import timedelta
 
+# Row-level security binds the app's login only (the owner, which `make bench` connects as for
+# the other benchmarks, owns the tables and is never subject to it).
+os.environ["DATABASE_URL"] = os.environ.get("APP_DATABASE_URL") or os.environ["DATABASE_URL"]
+
 from _setup import interleaved, percentile, summary
 from django.db.models import Count, Q
 from django.utils import timezone
@@ -82,7 +86,17 @@ def cases(project_id: int, term: str) -> dict:
     }
 
 
+def _is_the_app_login() -> bool:
+    from django.db import connection
+
+    connection.ensure_connection()
+    return bool(getattr(connection, "_flowbase_row_scoped", False))
+
+
 def main(argv: list[str]) -> int:
+    if not _is_the_app_login():
+        print("bench/rls.py must connect as the app's login (APP_DATABASE_URL or DATABASE_URL)")
+        return 2
     parser = argparse.ArgumentParser()
     parser.add_argument("--scale", default="small", choices=sorted(MIN_TASKS))
     parser.add_argument("--repeat", type=int, default=7)
