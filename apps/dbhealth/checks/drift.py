@@ -311,13 +311,15 @@ def _triggers(using: str | None) -> Iterable[dict]:
 
 
 def _migrations(using: str) -> Iterable[dict]:
-    executor = MigrationExecutor(connections[using])
-    plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
-    for migration, backwards in plan:
-        name = f"{migration.app_label}.{migration.name}"
-        if not backwards:
-            yield _item("migration_unapplied", name, f"Migration {name} is not applied",
-                        fix="-- python manage.py migrate --database owner", severity=Severity.CRITICAL)  # fmt: skip
+    # Every node of the graph not recorded as applied: a plan to the leaves would skip a gap
+    # below an applied leaf (its target counts as reached).
+    loader = MigrationExecutor(connections[using]).loader
+    for app_label, migration_name in sorted(
+        set(loader.graph.nodes) - set(loader.applied_migrations)
+    ):
+        name = f"{app_label}.{migration_name}"
+        yield _item("migration_unapplied", name, f"Migration {name} is not applied",
+                    fix="-- python manage.py migrate --database owner", severity=Severity.CRITICAL)  # fmt: skip
 
 
 def audit(*, using: str | None = None) -> list[dict]:
