@@ -28,3 +28,21 @@ def unscoped(conn: psycopg.Connection) -> psycopg.Connection:
     if not conn.autocommit:
         conn.commit()
     return conn
+
+
+def app_session(*, observer: bool = False, **overrides) -> psycopg.Connection:
+    """A second session of the app's login, outside Django: unscoped like a job (the bypass
+    role), or an `observer` reading pg_stat_activity as the login itself (the bypass role sees
+    other sessions' state hidden)."""
+    from django.conf import settings
+    from django.db import connection
+
+    params = connection.get_connection_params()
+    for key in ("cursor_factory", "context"):
+        params.pop(key, None)
+    if getattr(settings, "PGBOUNCER_ADDRESS", None) and not observer:
+        # A session-level role needs one server session: go direct, not through PgBouncer.
+        owner = connections["owner"].settings_dict
+        params.update(host=owner["HOST"], port=owner["PORT"])
+    conn = psycopg.connect(**params, **overrides)
+    return conn if observer else unscoped(conn)

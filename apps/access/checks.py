@@ -30,16 +30,9 @@ SELECT pg_has_role(%(app)s, %(bypass)s, 'MEMBER'),
 """
 
 
-def expected_policy_names(policy: policies.RowPolicy) -> set[str]:
-    names = {"read", "add", "change", "delete", "readonly"} | (
-        {"shared_read"} if policy.also_reads else set()
-    )
-    return {policies.POLICY_PREFIX + n for n in names}
-
-
 def rls_problems(using: str = "default") -> list[str]:
     r = roles_config.roles()
-    declared = {policies._table(policies.global_apps, p.model): p for p in policies.POLICIES}
+    declared = {policies.table_of(p): p for p in policies.POLICIES}
     problems = []
     with connections[using].cursor() as cursor:
         cursor.execute(TABLES_SQL, [list(declared)])
@@ -50,7 +43,7 @@ def rls_problems(using: str = "default") -> list[str]:
             _, enabled, names, open_partitions = found[table]
             if not enabled:
                 problems.append(f"row-level security is off on {table}")
-            missing = expected_policy_names(policy) - set(names)
+            missing = policies.policy_names(policy) - set(names)
             if missing:
                 problems.append(f"{table} lacks the policies {', '.join(sorted(missing))}")
             if open_partitions:

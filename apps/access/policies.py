@@ -127,32 +127,45 @@ SELECT policyname FROM pg_policies WHERE schemaname = 'public' AND tablename = %
 """
 
 
+def _policy_sql(policy: RowPolicy, apps) -> dict[str, str]:
+    """Policy name -> its CREATE POLICY statement, for one declared table."""
+    r = roles_config.roles()
+    app, readonly = quote(r.app), quote(r.readonly)
+    table = quote(_table(apps, policy.model))
+    seen, write, delete = (
+        policy.predicate.format(**_names(apps, kind)) for kind in ("view", "write", "delete")
+    )
+    check = (policy.check or policy.predicate).format(**_names(apps, "write"))
+    sql = {
+        "read": f"FOR SELECT TO {app} USING ({seen})",
+        "add": f"FOR INSERT TO {app} WITH CHECK ({check})",
+        "change": f"FOR UPDATE TO {app} USING ({write}) WITH CHECK ({check})",
+        "delete": f"FOR DELETE TO {app} USING ({delete})",
+        "readonly": f"FOR SELECT TO {readonly} USING (true)",
+    }
+    if policy.also_reads:
+        sql["shared_read"] = f"FOR SELECT TO {app} USING ({policy.also_reads})"
+    return {
+        POLICY_PREFIX + name: f"CREATE POLICY {POLICY_PREFIX}{name} ON {table} {rest}"
+        for name, rest in sql.items()
+    }
+
+
+def policy_names(policy: RowPolicy) -> set[str]:
+    return set(_policy_sql(policy, global_apps))
+
+
+def table_of(policy: RowPolicy) -> str:
+    return _table(global_apps, policy.model)
+
+
 def statements(apps=global_apps) -> list[str]:
     """The SQL putting every declared policy in place (as the tables' owner), after the
     existing flowbase_* policies of the tables are dropped (see apply)."""
-    r = roles_config.roles()
-    app, readonly = quote(r.app), quote(r.readonly)
     out = [function_sql(), *task_project_function_sql(apps)]
     for policy in POLICIES:
-        table = quote(_table(apps, policy.model))
-        seen, write, delete = (
-            policy.predicate.format(**_names(apps, kind)) for kind in ("view", "write", "delete")
-        )
-        check = (policy.check or policy.predicate).format(**_names(apps, "write"))
-        out += [
-            f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY",
-            f"CREATE POLICY {POLICY_PREFIX}read ON {table} FOR SELECT TO {app} USING ({seen})",
-            f"CREATE POLICY {POLICY_PREFIX}add ON {table} FOR INSERT TO {app} WITH CHECK ({check})",
-            f"CREATE POLICY {POLICY_PREFIX}change ON {table} FOR UPDATE TO {app} "
-            f"USING ({write}) WITH CHECK ({check})",
-            f"CREATE POLICY {POLICY_PREFIX}delete ON {table} FOR DELETE TO {app} USING ({delete})",
-            f"CREATE POLICY {POLICY_PREFIX}readonly ON {table} FOR SELECT TO {readonly} USING (true)",
-        ]
-        if policy.also_reads:
-            out.append(
-                f"CREATE POLICY {POLICY_PREFIX}shared_read ON {table} FOR SELECT "
-                f"TO {app} USING ({policy.also_reads})"
-            )
+        out.append(f"ALTER TABLE {quote(_table(apps, policy.model))} ENABLE ROW LEVEL SECURITY")
+        out += _policy_sql(policy, apps).values()
     return out
 
 
@@ -190,4 +203,4 @@ def remove(schema_editor, apps=global_apps) -> None:
 
 
 def scoped_tables() -> list[str]:
-    return [_table(global_apps, policy.model) for policy in POLICIES]
+    return [table_of(policy) for policy in POLICIES]

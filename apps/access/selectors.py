@@ -45,8 +45,8 @@ ACTION_ROLES = {
 
 
 def access_for(user) -> tuple[RowScope, dict[str, frozenset[int]] | None]:
-    """The row scope of a user and, when scoped, the projects of each admin action (one query
-    for a scoped user, none for a superuser)."""
+    """The row scope of a user and, when scoped, the projects of each admin action (two queries
+    for other staff: operators' groups, memberships; none for a superuser)."""
     if sees_every_project(user):
         return EVERY_ROW, None
     roles = project_roles(user)

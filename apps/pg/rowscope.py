@@ -55,9 +55,6 @@ class RowScope:
         deletes = writes if deletes is None else frozenset(int(i) for i in deletes) & writes
         return cls(seen, writes, deletes)
 
-    def allows(self, project_id: int | None) -> bool:
-        return self.ids is None or project_id in self.ids
-
     def settings(self) -> dict[str, str]:
         """Setting -> PostgreSQL bigint[] literal (ids are ints: nothing to quote)."""
         sets = {"view": self.ids or (), "write": self.writes, "delete": self.deletes}

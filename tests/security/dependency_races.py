@@ -16,12 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
-from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import DatabaseError, connection, connections
+from django.db import DatabaseError, connection
 
 from apps.pg.errors import sqlstate
-from tests.db import unscoped
+from tests.db import app_session
 
 LEVELS = ("read committed", "repeatable read", "serializable")
 RING_LENGTHS = (2, 3, 8)
@@ -95,16 +94,7 @@ def classify(exc: BaseException) -> str:
 
 def connect(*, observer: bool = False, **overrides) -> psycopg.Connection:
     """A psycopg connection of its own to the test database (outside Django)."""
-    params = connection.get_connection_params()
-    for key in ("cursor_factory", "context"):
-        params.pop(key, None)
-    if getattr(settings, "PGBOUNCER_ADDRESS", None) and not observer:
-        # A session-level role (the bypass role, below) needs one server session: go direct.
-        owner = connections["owner"].settings_dict
-        params.update(host=owner["HOST"], port=owner["PORT"])
-    conn = psycopg.connect(**params, **overrides)
-    # An observer reads pg_stat_activity as the login (the bypass role sees others' state hidden).
-    return conn if observer else unscoped(conn)
+    return app_session(observer=observer, **overrides)
 
 
 def run_writers(writers: list[Callable[[], tuple[str, int]]]) -> tuple[list[str], list[int]]:

@@ -6,11 +6,10 @@ import time
 
 import psycopg
 import pytest
-from django.conf import settings
-from django.db import IntegrityError, connection, connections, transaction
+from django.db import IntegrityError, connection, transaction
 
 from apps.tasks.models import Task, TaskDependency
-from tests.db import unscoped
+from tests.db import app_session
 from tests.factories.domain import ProjectFactory, TaskFactory, WorkflowFactory
 
 pytestmark = pytest.mark.django_db
@@ -143,17 +142,8 @@ def test_dependencies_cross_workflows_only_inside_one_project():
         TaskDependency.objects.create(task=a, depends_on=stranger)
 
 
-def _connect(*, observer: bool = False, **overrides):
-    params = connection.get_connection_params()
-    for key in ("cursor_factory", "context"):
-        params.pop(key, None)
-    if getattr(settings, "PGBOUNCER_ADDRESS", None) and not observer:
-        # A session-level role (the bypass role, below) needs one server session: go direct.
-        owner = connections["owner"].settings_dict
-        params.update(host=owner["HOST"], port=owner["PORT"])
-    conn = psycopg.connect(**params, **overrides)
-    # An observer reads pg_stat_activity as the login (the bypass role sees others' state hidden).
-    return conn if observer else unscoped(conn)
+def _connect(*, observer: bool = False, **overrides) -> psycopg.Connection:
+    return app_session(observer=observer, **overrides)
 
 
 def _wait_until_blocked(pid: int, timeout: float = 10.0) -> None:
