@@ -19,7 +19,7 @@ comma := ,
 help:
 	@echo "make run     set up everything, load demo data, serve the admin (+ worker and beat)"
 	@echo "make test    set up everything, then lint and the whole test suite (ARGS=... for pytest)"
-	@echo "make test-pgbouncer  the same suite with the app's login through PgBouncer (transaction mode)"
+	@echo "make test-pgbouncer  the same suite through PgBouncer (transaction mode), with a streaming standby"
 	@echo "make test-replica    the same suite with a streaming standby behind the read router"
 	@echo "make stop    stop the local PostgreSQL, Redis, worker and beat"
 	@echo "make env     print the export lines for using manage.py against the local services"
@@ -78,14 +78,15 @@ test: roles lint
 	@bash .make/local.sh browser
 	@$(WITH_ENV) DJANGO_SETTINGS_MODULE=dataplatform.settings.test $(PY) -m pytest $(ARGS)
 
-# The whole suite again with the app's login through PgBouncer in transaction mode
-# (docs/scaling.md); tests marked `direct_db` (they need one server session) are skipped there.
+# The whole suite again as production runs it (docs/scaling.md): the app's login through
+# PgBouncer in transaction mode, and a streaming standby behind the read router. Tests marked
+# `direct_db` (they need one server session) are skipped there.
 test-pgbouncer: roles lint
 	@bash .make/local.sh browser
-	@FLOWBASE_PGBOUNCER=1 bash .make/local.sh up
+	@FLOWBASE_PGBOUNCER=1 FLOWBASE_REPLICA=1 bash .make/local.sh up
 	@FLOWBASE_PGBOUNCER=1 bash .make/local.sh restart-pgbouncer
-	@export FLOWBASE_PGBOUNCER=1 && $(WITH_ENV) DJANGO_SETTINGS_MODULE=dataplatform.settings.test \
-	  $(PY) -m pytest $(ARGS)
+	@export FLOWBASE_PGBOUNCER=1 FLOWBASE_REPLICA=1 && $(WITH_ENV) \
+	  DJANGO_SETTINGS_MODULE=dataplatform.settings.test $(PY) -m pytest $(ARGS)
 
 # The suite with a streaming standby of the local cluster as `replica` (docs/scaling.md):
 # tests/pg/test_replica_standby.py checks replication and the router end to end.

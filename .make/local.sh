@@ -65,10 +65,25 @@ pg_bindir() {
   [ -n "$d" ] && [ -x "$d/initdb" ] && echo "$d"
 }
 
+# apt-get, waiting (up to 10 min) while another apt or dpkg run holds its locks.
+apt_get() {
+  local err try
+  for try in $(seq 120); do
+    if err=$(as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=5 "$@" 2>&1 >/dev/null); then
+      return 0
+    fi
+    case "$err" in
+      *"Could not get lock"* | *"Unable to acquire the dpkg frontend lock"*) [ "$try" -eq 1 ] && say "waiting for another apt run to finish"; sleep 5 ;;
+      *) printf '%s\n' "$err" >&2; return 1 ;;
+    esac
+  done
+  die "apt is still locked by another run after 10 minutes"
+}
+
 apt_install() {
   say "installing Debian packages: $*"
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+  apt_get update -qq
+  apt_get install -y -qq --no-install-recommends "$@"
 }
 
 ensure_packages() {
@@ -297,13 +312,16 @@ restore_command = 'cp $WAL_ARCHIVE/%f %p'
 EOF
   fi
   say "starting PostgreSQL standby on 127.0.0.1:$REPLICA_PORT (streams from :$PG_PORT)"
-  pg_ctl_replica -l "$LOGDIR/replica.log" -w -t 60 -o "-p $REPLICA_PORT" start >/dev/null \
+  pg_ctl_replica -l "$LOGDIR/replica.log" -w -t 180 -o "-p $REPLICA_PORT" start >/dev/null \
     || { tail -n 20 "$LOGDIR/replica.log" >&2; die "PostgreSQL standby did not start"; }
 }
 
 replica_down() {
   if replica_running; then
     say "stopping PostgreSQL standby"
+    # A standby's restart point follows the primary's checkpoints: a fresh one means the next
+    # start replays seconds of WAL, not everything since the last timed checkpoint.
+    primary_psql -c CHECKPOINT >/dev/null 2>&1 && sleep 0.5 || true
     pg_ctl_replica -m fast -w stop >/dev/null
   fi
 }
