@@ -6,11 +6,13 @@ the app's next transactions commit there, and every row the app saw committed is
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -86,7 +88,7 @@ class Writer:
                     self.committed.append((time.monotonic(), name, conn.connection.info.port))
                 except (OperationalError, InterfaceError) as exc:
                     # Connection lost or no writable host yet: a retry is a fresh connection.
-                    self.failures.append((time.monotonic(), str(exc).splitlines()[0]))
+                    self.failures.append((time.monotonic(), str(exc)))
                     conn.close()
                     time.sleep(0.1)
                 time.sleep(0.02)
@@ -203,10 +205,17 @@ def test_primary_killed_while_the_app_writes_standby_takes_over_nothing_lost(for
     present = set(Heartbeat.objects.filter(name__startswith=PREFIX).values_list("name", flat=True))
     committed = {name for _, name, _ in writer.committed}
     assert committed - present == set(), "committed rows lost in the failover"
+    # libpq's reason per host ("- host: …, port: '…' …: <reason>"), or the whole first line.
+    kinds = Counter(
+        re.sub(r".*port: '(\d+)'.*failed: ", r":\1 ", line)[:60]
+        for _, message in writer.failures
+        for line in (message.splitlines()[1:] or message.splitlines()[:1])
+        if not line.startswith(("Multiple", "\t"))
+    )
     print(
         f"\n{len(committed)} commits ({len(committed) - len(after)} on :{old_port}, {len(after)}"
         f" on :{new_port}), none lost; standby promoted {promoted_after:.1f} s after the kill;"
         f" writes unavailable {first_success_after - first_failure:.1f} s (first failed to first"
         f" successful write; {first_success_after - last_before:.1f} s since the last commit"
-        f" before the kill); {len(writer.failures)} failed attempts"
+        f" before the kill); {len(writer.failures)} failed attempts: {dict(kinds.most_common(4))}"
     )
