@@ -14,13 +14,14 @@ ARGS ?=
 WITH_ENV = eval "$$(bash .make/local.sh env)" &&
 comma := ,
 
-.PHONY: help run test test-pgbouncer test-replica up services roles migrate bootstrap serve worker beat stop env lint fmt lock bench clean-local
+.PHONY: help run test test-pgbouncer test-replica test-failover up services roles migrate bootstrap serve worker beat stop env lint fmt lock bench clean-local
 
 help:
 	@echo "make run     set up everything, load demo data, serve the admin (+ worker and beat)"
 	@echo "make test    set up everything, then lint and the whole test suite (ARGS=... for pytest)"
 	@echo "make test-pgbouncer  the same suite through PgBouncer (transaction mode), with a streaming standby"
 	@echo "make test-replica    the same suite with a streaming standby behind the read router"
+	@echo "make test-failover   kill the primary of a pg_auto_failover pair while the app writes"
 	@echo "make stop    stop the local PostgreSQL, Redis, worker and beat"
 	@echo "make env     print the export lines for using manage.py against the local services"
 	@echo "make bench   run the benchmarks in bench/"
@@ -95,6 +96,14 @@ test-replica: roles lint
 	@FLOWBASE_REPLICA=1 bash .make/local.sh up
 	@export FLOWBASE_REPLICA=1 && $(WITH_ENV) DJANGO_SETTINGS_MODULE=dataplatform.settings.test \
 	  $(PY) -m pytest $(ARGS)
+
+# The failover test (tests/faults/test_failover.py; docs/scaling.md) on a pg_auto_failover
+# formation in .local/ha (monitor, primary, synchronous standby) in place of the local cluster:
+# every login gets a multi-host URL with target_session_attrs=read-write.
+test-failover: export FLOWBASE_HA := 1
+test-failover: roles lint
+	@$(WITH_ENV) DJANGO_SETTINGS_MODULE=dataplatform.settings.test \
+	  $(PY) -m pytest tests/faults/test_failover.py $(ARGS)
 
 # --- helpers -----------------------------------------------------------------------------------
 # Celery in the background: pid files in .local/run/, logs in .local/log/; reused when running.

@@ -7,6 +7,7 @@
 #   local.sh browser  install Debian's chromium + chromium-driver if missing (browser tests)
 #   local.sh restart-pgbouncer  (FLOWBASE_PGBOUNCER=1) restart PgBouncer: fresh server connections
 #   local.sh replica-up / replica-down  start or stop only the streaming standby
+#   local.sh ha-up / ha-down  (FLOWBASE_HA=1) start or stop only the pg_auto_failover formation
 #
 # FLOWBASE_PGBOUNCER=1: also PgBouncer (Debian's pgbouncer) in transaction mode in front of the
 # local cluster, on FLOWBASE_PGBOUNCER_PORT (default: the PostgreSQL port + 1000); `env` then
@@ -16,6 +17,12 @@
 # FLOWBASE_REPLICA=1: also a streaming standby of the local cluster in .local/replica
 # (pg_basebackup -R through a replication login and slot), on FLOWBASE_REPLICA_PORT (default:
 # the PostgreSQL port + 2000); `env` then prints REPLICA_DATABASE_URL (the app's login on it).
+#
+# FLOWBASE_HA=1: instead of the local cluster, a pg_auto_failover formation (Debian's
+# postgresql-15-auto-failover) in .local/ha: a monitor on FLOWBASE_HA_PORT (default: the PostgreSQL
+# port + 3000) and a primary and a synchronous standby on the next two ports; `env` then prints
+# multi-host URLs with target_session_attrs=read-write, so every login reaches whichever node is
+# the primary (docs/scaling.md).
 #
 # When DATABASE_URL (or REDIS_URL) is set, that service is taken as given and nothing local
 # is started for it. PostgreSQL refuses to run as root, so the cluster runs as the `postgres`
@@ -37,7 +44,24 @@ APP_ROLE="${DB_APP_ROLE:-flowbase_app}"
 OWNER_ROLE="${DB_OWNER_ROLE:-flowbase_owner}"
 READONLY_ROLE="${DB_READONLY_ROLE:-flowbase_readonly}"
 MONITOR_ROLE="${DB_MONITOR_ROLE:-flowbase_monitor}"
-local_url() { echo "postgres://$1@127.0.0.1:$PG_PORT/$DB_NAME"; }
+HA="${FLOWBASE_HA:-0}"
+HA_PORT="${FLOWBASE_HA_PORT:-$((PG_PORT + 3000))}"
+HA_DIR="$LOCAL/ha"
+HA_NODES=(node1 node2)
+ha_node_port() { [ "$1" = node1 ] && echo $((HA_PORT + 1)) || echo $((HA_PORT + 2)); }
+ha_hosts() { echo "127.0.0.1:$((HA_PORT + 1)),127.0.0.1:$((HA_PORT + 2))"; }
+# Whichever node is the primary now: libpq tries the hosts in turn and keeps the writable one.
+# The read-only and monitor logins default to read-only transactions (docs/security.md), which
+# read-write would refuse on every host: they ask for the node not in recovery instead.
+ha_url() {
+  local attrs=read-write
+  case "$1" in "$READONLY_ROLE" | "$MONITOR_ROLE") attrs=primary ;; esac
+  echo "postgres://$1@$(ha_hosts)/$DB_NAME?target_session_attrs=$attrs"
+}
+HA_MONITOR_URL="postgres://postgres@127.0.0.1:$HA_PORT/pg_auto_failover"
+local_url() {
+  if [ "$HA" = 1 ]; then ha_url "$1"; else echo "postgres://$1@127.0.0.1:$PG_PORT/$DB_NAME"; fi
+}
 LOCAL_DATABASE_URL="$(local_url "$APP_ROLE")"
 # The cluster's superuser: only the bootstrap (`db_roles --apply --admin-url`) uses it.
 LOCAL_ADMIN_URL="$(local_url postgres)"
@@ -108,6 +132,11 @@ ensure_packages() {
     [ -f "/usr/share/postgresql/${version%%.*}/extension/rum.control" ] || apt_install "postgresql-${version%%.*}-rum"
     # HypoPG: hypothetical indexes for the Database section's suggested indexes (docs/dbhealth.md).
     [ -f "/usr/share/postgresql/${version%%.*}/extension/hypopg.control" ] || apt_install "postgresql-${version%%.*}-hypopg"
+    # pg_auto_failover (FLOWBASE_HA=1 only): the monitor's extension and pg_autoctl.
+    if [ "$HA" = 1 ] && { ! command -v pg_autoctl >/dev/null \
+      || [ ! -f "/usr/share/postgresql/${version%%.*}/extension/pgautofailover.control" ]; }; then
+      apt_install "postgresql-${version%%.*}-auto-failover"
+    fi
   fi
 }
 
@@ -335,14 +364,152 @@ replica_slot_release() {
   fi
 }
 
+# --- pg_auto_failover formation (FLOWBASE_HA=1; docs/scaling.md) --------------------------------
+# pg_autoctl keeps its configuration, state and pid files under the XDG directories: all in .local/ha.
+autoctl_env() {
+  runuser -u postgres -- env XDG_CONFIG_HOME="$HA_DIR/config" XDG_DATA_HOME="$HA_DIR/share" \
+    XDG_RUNTIME_DIR="$HA_DIR/run" PATH="$(pg_bindir):$PATH" "$@"
+}
+autoctl() { autoctl_env pg_autoctl "$@"; }
+ha_running() { [ -s "$HA_DIR/$1/PG_VERSION" ] && autoctl status --pgdata "$HA_DIR/$1" >/dev/null 2>&1; }
+monitor_psql() {
+  "$(pg_bindir)/psql" -h 127.0.0.1 -p "$HA_PORT" -U postgres -d pg_auto_failover -v ON_ERROR_STOP=1 -qtA "$@"
+}
+
+# The service (keeper + its postgres) in a session of its own: killing that process group is
+# the node's crash (tests/faults/test_failover.py).
+ha_run() {
+  local node="$1"
+  ha_running "$node" && { say "pg_autoctl $node already running (reused)"; return; }
+  say "starting pg_autoctl $node"
+  autoctl_env setsid -f pg_autoctl run --pgdata "$HA_DIR/$node" \
+    >>"$LOGDIR/ha-$node.log" 2>&1 </dev/null
+  for _ in $(seq 300); do ha_running "$node" && return; sleep 0.1; done
+  tail -n 20 "$LOGDIR/ha-$node.log" >&2; die "pg_autoctl $node did not start"
+}
+
+# Seconds-scale failure detection for a loopback dev formation (the defaults take ~40 s).
+# The keeper of a primary cut off from both monitor and standby demotes itself after
+# network_partition_timeout, which must stay below primary_demote_timeout: by the time the
+# monitor promotes the standby, an old primary that is merely unreachable has stopped writing.
+ha_monitor_conf() {
+  cat >>"$HA_DIR/monitor/postgresql.conf" <<EOF
+
+# --- Flowbase dev formation ---
+listen_addresses = '127.0.0.1'
+shared_buffers = 64MB
+pgautofailover.health_check_period = 1000
+pgautofailover.health_check_timeout = 1000
+pgautofailover.health_check_max_retries = 1
+pgautofailover.health_check_retry_delay = 500
+pgautofailover.node_considered_unhealthy_timeout = 3000
+pgautofailover.primary_demote_timeout = 6000
+EOF
+}
+
+ha_node_conf() {
+  # postgresql.conf includes pg_autoctl's own file first: these lines win (it sizes
+  # shared_buffers for a dedicated machine). The standby's copy comes with its base backup.
+  grep -q '^# --- Flowbase dev formation ---' "$HA_DIR/$1/postgresql.conf" && return
+  cat >>"$HA_DIR/$1/postgresql.conf" <<EOF
+
+# --- Flowbase dev formation ---
+shared_buffers = 256MB
+effective_cache_size = 1GB
+maintenance_work_mem = 128MB
+work_mem = 16MB
+wal_keep_size = 512MB
+track_io_timing = on
+pg_stat_statements.track = all
+EOF
+}
+
+ha_create_node() {
+  local node="$1"
+  [ -s "$HA_DIR/$node/PG_VERSION" ] && return
+  say "creating pg_auto_failover node $node on 127.0.0.1:$(ha_node_port "$node")"
+  rm -rf "${HA_DIR:?}/$node"
+  autoctl create postgres --pgdata "$HA_DIR/$node" --pgport "$(ha_node_port "$node")" \
+    --listen 127.0.0.1 --hostname 127.0.0.1 --name "$node" --dbname "$DB_NAME" \
+    --auth trust --no-ssl --pgctl "$(pg_bindir)/pg_ctl" \
+    --monitor "postgres://autoctl_node@127.0.0.1:$HA_PORT/pg_auto_failover?sslmode=disable" \
+    >>"$LOGDIR/ha-$node.log" 2>&1 || { tail -n 20 "$LOGDIR/ha-$node.log" >&2; die "pg_autoctl create $node failed"; }
+  autoctl config set --pgdata "$HA_DIR/$node" timeout.network_partition_timeout 4 >/dev/null
+  ha_node_conf "$node"
+}
+
+# One node primary and the other secondary, both as assigned: the formation is healthy.
+ha_wait_healthy() {
+  local states=""
+  for _ in $(seq "$1"); do
+    states=$(monitor_psql -c "SELECT string_agg(reportedstate || '/' || goalstate, ' ' ORDER BY reportedstate)
+      FROM pgautofailover.node" 2>/dev/null || true)
+    [ "$states" = "primary/primary secondary/secondary" ] && return
+    sleep 0.5
+  done
+  die "the pg_auto_failover formation is not healthy after $(($1 / 2)) s: $states (logs: $LOGDIR/ha-*.log)"
+}
+
+ha_up() {
+  [ -z "${DATABASE_URL:-}" ] || die "FLOWBASE_HA=1 starts its own formation; unset DATABASE_URL"
+  [ "$PGBOUNCER" != 1 ] && [ "$REPLICA" != 1 ] \
+    || die "FLOWBASE_HA=1 does not combine with FLOWBASE_PGBOUNCER or FLOWBASE_REPLICA"
+  local node
+  for node in monitor "${HA_NODES[@]}"; do
+    local port="$HA_PORT"
+    [ "$node" = monitor ] || port=$(ha_node_port "$node")
+    if ! ha_running "$node" && port_busy "$port"; then
+      die "port $port is taken; set FLOWBASE_HA_PORT to a free base port (it and the next two)"
+    fi
+  done
+  mkdir -p "$HA_DIR" "$LOGDIR"
+  chown postgres: "$HA_DIR" "$LOGDIR"
+  open_path_for_postgres
+  if [ ! -s "$HA_DIR/monitor/PG_VERSION" ]; then
+    say "creating the pg_auto_failover monitor on 127.0.0.1:$HA_PORT"
+    rm -rf "$HA_DIR/monitor"
+    autoctl create monitor --pgdata "$HA_DIR/monitor" --pgport "$HA_PORT" --hostname 127.0.0.1 \
+      --auth trust --no-ssl --pgctl "$(pg_bindir)/pg_ctl" >>"$LOGDIR/ha-monitor.log" 2>&1 \
+      || { tail -n 20 "$LOGDIR/ha-monitor.log" >&2; die "pg_autoctl create monitor failed"; }
+    autoctl config set --pgdata "$HA_DIR/monitor" postgresql.listen_addresses 127.0.0.1 >/dev/null
+    ha_monitor_conf
+  fi
+  ha_run monitor
+  # A standby is cloned from a running primary: node1 first; later starts reuse both.
+  ha_create_node node1
+  ha_run node1
+  ha_create_node node2
+  ha_run node2
+  ha_wait_healthy 240
+  say "pg_auto_failover formation up: monitor :$HA_PORT, nodes $(ha_hosts)"
+}
+
+# The monitor first: then stopping one node is no failure it acts on.
+ha_down() {
+  local node
+  for node in monitor "${HA_NODES[@]}"; do
+    if ha_running "$node"; then
+      say "stopping pg_autoctl $node"
+      autoctl stop --pgdata "$HA_DIR/$node" >/dev/null 2>&1 || true
+    fi
+  done
+  for node in monitor "${HA_NODES[@]}"; do
+    for _ in $(seq 300); do ha_running "$node" || break; sleep 0.1; done
+    if ha_running "$node"; then say "pg_autoctl $node still running after 30 s"; fi
+  done
+  return 0
+}
+
 cmd_up() {
   ensure_packages
-  if [ -z "${DATABASE_URL:-}" ]; then pg_up; else say "using DATABASE_URL from the environment"; fi
+  if [ "$HA" = 1 ]; then
+    ha_up
+  elif [ -z "${DATABASE_URL:-}" ]; then pg_up; else say "using DATABASE_URL from the environment"; fi
   if [ "$PGBOUNCER" = 1 ]; then
     [ -z "${DATABASE_URL:-}" ] || die "FLOWBASE_PGBOUNCER=1 fronts the local cluster only; unset DATABASE_URL"
     pgbouncer_up
   fi
-  if [ "$REPLICA" = 1 ]; then replica_up; else replica_slot_release; fi
+  if [ "$REPLICA" = 1 ]; then replica_up; elif [ "$HA" != 1 ]; then replica_slot_release; fi
   if [ -z "${REDIS_URL:-}" ]; then redis_up; else say "using REDIS_URL from the environment"; fi
 }
 
@@ -356,6 +523,7 @@ cmd_browser() {
 cmd_down() {
   pgbouncer_down
   replica_down
+  ha_down
   if [ -s "$PGDATA/PG_VERSION" ] && pg_ctl_local status >/dev/null 2>&1; then
     say "stopping PostgreSQL"
     pg_ctl_local -m fast -w stop >/dev/null
@@ -380,6 +548,7 @@ cmd_env() {
     echo "export READONLY_DATABASE_URL='${READONLY_DATABASE_URL:-$(local_url "$READONLY_ROLE")}'"
     echo "export MONITOR_DATABASE_URL='${MONITOR_DATABASE_URL:-$(local_url "$MONITOR_ROLE")}'"
     echo "export FLOWBASE_ADMIN_DATABASE_URL='$LOCAL_ADMIN_URL'"
+    if [ "$HA" = 1 ]; then echo "export FLOWBASE_HA_MONITOR_URL='$HA_MONITOR_URL'"; fi
   else
     for name in MIGRATE_DATABASE_URL MAINTENANCE_DATABASE_URL READONLY_DATABASE_URL MONITOR_DATABASE_URL; do
       if [ -n "${!name:-}" ]; then echo "export $name='${!name}'"; fi
@@ -403,6 +572,8 @@ case "${1:-}" in
   restart-pgbouncer) pgbouncer_down; pgbouncer_up ;;
   replica-up) ensure_packages; pg_up; replica_up ;;
   replica-down) replica_down ;;
+  ha-up) [ "$HA" = 1 ] || die "ha-up needs FLOWBASE_HA=1"; ensure_packages; ha_up ;;
+  ha-down) ha_down ;;
   env) cmd_env ;;
-  *) die "usage: $0 up|down|env|browser|restart-pgbouncer|replica-up|replica-down" ;;
+  *) die "usage: $0 up|down|env|browser|restart-pgbouncer|replica-up|replica-down|ha-up|ha-down" ;;
 esac

@@ -5,6 +5,8 @@ Variables: DATABASE_URL (app role), MIGRATE_DATABASE_URL (owner role), MAINTENAN
 REPLICA_DATABASE_URL (optional streaming replica, app role), REDIS_URL, SECRET_KEY, DEBUG, ALLOWED_HOSTS, CSRF_TRUSTED_ORIGINS, DB_POOL (use psycopg's pool in
 this process), DB_STATEMENT_TIMEOUT_MS, LOG_LEVEL,
 METRICS_REQUIRE_AUTH, METRICS_TOKEN, METRICS_ALLOWED_IPS, FLOWBASE_JSON_MAX_DEPTH.
+A database URL may name several hosts for a failover pair (docs/scaling.md):
+postgres://user@host1:port1,host2:port2/flowbase?target_session_attrs=read-write.
 """
 
 from pathlib import Path
@@ -159,6 +161,11 @@ def _database(url: str, *, application_name: str, role: str | None = None) -> di
     db["CONN_HEALTH_CHECKS"] = True
     db.setdefault("OPTIONS", {})
     db["OPTIONS"]["application_name"] = application_name
+    if "," in str(db.get("HOST") or ""):
+        # A multi-host URL (an HA pair, target_session_attrs=read-write): libpq tries the hosts
+        # in turn, each for at most this long, so a host that is down but silent does not hold
+        # up reaching the primary.
+        db["OPTIONS"].setdefault("connect_timeout", 3)
     # pgtrigger's per-row "is this trigger ignored?" check raises (and rolls back a
     # subtransaction) when `pgtrigger.ignore` was never set; defining it empty per session
     # makes every trigger cheaper.
