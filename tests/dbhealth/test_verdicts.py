@@ -15,7 +15,7 @@ from apps.dbhealth import selectors, services
 from apps.dbhealth.models import Finding, FindingStatus, IndexUsageSnapshot
 from tests.db import conninfo
 
-from .conftest import SCHEMA
+from .conftest import SCHEMA, page_url
 from .plant import PLANT, open_findings, owner_execute, planted
 
 pytestmark = pytest.mark.django_db(databases=["default", "monitor", "readonly"])
@@ -168,3 +168,41 @@ def test_accept_from_the_command(capsys):
         call_command("dbhealth", "--accept", "index.unused:public.big_idx")
     with pytest.raises(CommandError, match="no finding"):
         call_command("dbhealth", "--accept", "nope", "--reason", "x")
+
+
+def _index(report: dict, name: str) -> dict:
+    return next(i for i in report["indexes"] if i["schema"] == SCHEMA and i["name"] == name)
+
+
+def test_an_index_scanned_only_on_the_standby_is_not_unused(scratch, monkeypatch):
+    from apps.dbhealth.checks import indexes
+
+    assert "unused" in _flags(selectors.index_report(), "things_code_unused")
+    standby = {(SCHEMA, "things_code_unused"): 3}
+    monkeypatch.setattr(indexes, "replica_index_scans", lambda: (standby, "read"))
+    selectors.cache_clear()
+    report = selectors.index_report()
+    assert report["replica_usage"] == "read"
+    assert "unused" not in _flags(report, "things_code_unused")
+    assert _index(report, "things_code_unused")["replica_idx_scan"] == 3
+    assert not any(f["key"].endswith(".things_code_unused") for f in report["findings"])
+
+
+def test_no_unused_verdict_while_the_standby_cannot_be_read(scratch, monkeypatch, admin_client_dbh):
+    from apps.dbhealth.checks import indexes
+
+    why = "unavailable: connection refused"
+    monkeypatch.setattr(indexes, "replica_index_scans", lambda: (None, why))
+    selectors.cache_clear()
+    report = selectors.index_report()
+    assert not [i for i in report["indexes"] if "unused" in i["flags"]]
+    assert not [f for f in report["findings"] if f["kind"] == "index.unused"]
+    page = admin_client_dbh.get(page_url("indexes") + "?refresh=1")
+    assert page.status_code == 200
+    assert f"the standby's usage is {why}" in page.content.decode()
+
+
+def test_without_a_standby_only_this_servers_scans_count(scratch):
+    report = selectors.index_report()
+    assert report["replica_usage"] == ""
+    assert _index(report, "things_code_unused")["replica_idx_scan"] is None

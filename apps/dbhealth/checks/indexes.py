@@ -7,8 +7,11 @@ from collections import defaultdict
 from datetime import timedelta
 from typing import Any
 
+from django.db import connections
 from django.db.models import Min
 from django.utils import timezone
+
+from apps.pg import routing
 
 from .. import conf
 from ..models import IndexUsageSnapshot
@@ -72,6 +75,29 @@ LIMIT %s
 
 def fetch_indexes(limit: int = MAX_ROWS) -> list[dict[str, Any]]:
     return fetch(INDEXES_SQL, [limit], timeout_ms=10_000)
+
+
+# Statistics are per server: scans on the streaming standby, per root index, read there.
+REPLICA_SCANS_SQL = """
+SELECT n.nspname AS schema, ic.relname AS name, sum(s.idx_scan)::bigint AS idx_scan
+FROM pg_stat_user_indexes s
+JOIN pg_class ic ON ic.oid = coalesce(pg_partition_root(s.indexrelid), s.indexrelid)
+JOIN pg_namespace n ON n.oid = ic.relnamespace
+GROUP BY 1, 2
+"""
+
+
+def replica_index_scans() -> tuple[dict[tuple[str, str], int] | None, str]:
+    """(scans per (schema, index) on the standby, status). No standby configured: ({}, "");
+    one that cannot be read: (None, why), and then no index is called unused."""
+    if not routing.configured():
+        return {}, ""
+    try:
+        rows = fetch(REPLICA_SCANS_SQL, timeout_ms=5_000, using=routing.REPLICA)
+    except Exception as exc:  # refused, timed out: the standby's usage is unknown
+        connections[routing.REPLICA].close()
+        return None, f"unavailable: {str(exc).strip()[:200]}"
+    return {(r["schema"], r["name"]): r["idx_scan"] for r in rows}, "read"
 
 
 FOREIGN_KEYS_SQL = f"""
@@ -244,6 +270,7 @@ def report() -> dict[str, Any]:
     db = overview.database_overview()
     indexes = fetch_indexes()
     fks = fetch_foreign_keys()
+    replica_scans, replica_usage = replica_index_scans()
     used_before = _recently_used_indexes()
     min_bytes = conf.get("UNUSED_INDEX_MIN_BYTES")
     by_table: dict[tuple[str, str], list[dict]] = defaultdict(list)
@@ -262,6 +289,7 @@ def report() -> dict[str, Any]:
         ix["flags"] = ["locked"] if ix["locked"] else []
         ix["qualified_name"] = qualified(ix["schema"], ix["name"])
         ix["qualified_table"] = qualified(ix["schema"], ix["table"])
+        ix["replica_idx_scan"] = (replica_scans or {}).get((ix["schema"], ix["name"]))
         obj = f"{ix['schema']}.{ix['name']}"
         if not ix["is_valid"] and not ix["being_built"] and not ix["locked"]:
             ix["flags"].append("invalid")
@@ -293,6 +321,8 @@ def report() -> dict[str, Any]:
             and ix["is_valid"]
             and not ix["locked"]
             and ix["idx_scan"] == 0
+            and replica_scans is not None
+            and not ix["replica_idx_scan"]
             and ix["size_bytes"] >= min_bytes
             and not _supports_fk(ix, fk_keys[(ix["schema"], ix["table"])])
             and (ix["schema"], ix["name"]) not in used_before
@@ -313,7 +343,12 @@ def report() -> dict[str, Any]:
                         "idx_scan": ix["idx_scan"],
                         "observed_since": observed_since,
                         "verdicts_from": verdicts_from,
-                        "why_it_might_be_wrong": "statistics are per server: a replica may use it",
+                        "replica_idx_scan": ix["replica_idx_scan"],
+                        "why_it_might_be_wrong": (
+                            "scans counted on the primary and the streaming standby"
+                            if replica_usage
+                            else "statistics are per server: a replica may use it"
+                        ),
                         "django": _django_note(ix),
                     },
                     fix=drop_sql(ix),
@@ -356,6 +391,7 @@ def report() -> dict[str, Any]:
         "foreign_keys": fks,
         "unindexed_foreign_keys": unindexed_fks,
         "observed_since": observed_since,
+        "replica_usage": replica_usage,
         "unused_verdicts_from": verdicts_from,
         "unused_min_days": min_days,
         "unused_min_bytes": min_bytes,
