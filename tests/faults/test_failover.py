@@ -9,7 +9,6 @@ import os
 import re
 import shutil
 import signal
-import subprocess
 import threading
 import time
 from collections import Counter
@@ -23,10 +22,10 @@ from django.db import InterfaceError, OperationalError, connections, transaction
 from django.utils import timezone
 
 from apps.ops.models import Heartbeat
+from tests.local_services import local_sh
 
 from .conftest import wait_until
 
-ROOT = Path(__file__).resolve().parents[2]
 HA_REQUESTED = os.environ.get("FLOWBASE_HA") == "1"
 MONITOR_URL = os.environ.get("FLOWBASE_HA_MONITOR_URL", "")
 
@@ -101,19 +100,6 @@ class Writer:
         return [c for c in self.committed if c[0] > moment]
 
 
-def _local_sh(command: str) -> None:
-    # The formation's own script (it refuses to run with a DATABASE_URL that `make env` set).
-    env = {k: v for k, v in os.environ.items() if not k.endswith("DATABASE_URL")}
-    env["FLOWBASE_HA"] = "1"
-    subprocess.run(
-        ["bash", str(ROOT / ".make/local.sh"), command],
-        check=True,
-        env=env,
-        timeout=180,
-        stdout=subprocess.DEVNULL,
-    )
-
-
 @pytest.fixture
 def formation():
     """A healthy formation before; afterwards the killed node restarted (it rejoins as the
@@ -123,7 +109,9 @@ def formation():
     wait_until(healthy, timeout=120, what="a primary and a secondary", step=0.5)
     yield
     started = time.monotonic()
-    _local_sh("ha-up")  # starts what is stopped and waits until the pair is healthy again
+    local_sh(
+        "ha-up", mode="HA", timeout=180
+    )  # starts what is stopped and waits until the pair is healthy again
     print(f"killed node back as the standby {time.monotonic() - started:.1f} s after restart")
 
 

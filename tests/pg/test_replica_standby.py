@@ -5,10 +5,7 @@ The primary's test database reaches the standby by replication; these tests comm
 and with the standby stopped.
 """
 
-import os
-import subprocess
 import time
-from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -21,8 +18,7 @@ from apps.dbhealth import selectors as dbhealth_selectors
 from apps.ops import services
 from apps.ops.models import Heartbeat
 from apps.pg import routing
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.local_services import local_sh
 
 
 def _has_standby() -> bool:
@@ -112,17 +108,6 @@ def test_overview_and_metrics_show_the_standby(staff_client):
     assert "flowbase_db_replica_reads_on_replica 1.0" in metrics
 
 
-def _local_sh(command: str) -> None:
-    # The local cluster's own script: it refuses to run with a DATABASE_URL that `make env` set.
-    env = {k: v for k, v in os.environ.items() if not k.endswith("DATABASE_URL")}
-    env["FLOWBASE_REPLICA"] = "1"
-    subprocess.run(["bash", str(ROOT / ".make/local.sh"), command], check=True, env=env)
-
-
-@pytest.mark.skipif(
-    not (ROOT / ".local/replica/PG_VERSION").exists(),
-    reason="stops and starts the standby: only the local one (.make/local.sh)",
-)
 def test_standby_stopped_pages_work_from_the_primary(staff_client, settings):
     # The last probe said "usable" and is trusted for a minute: the standby vanishes between
     # probe and query, the routed query fails, and the page is read again from the primary.
@@ -131,7 +116,7 @@ def test_standby_stopped_pages_work_from_the_primary(staff_client, settings):
     url = reverse("admin:ops_workflowsummary_changelist")
     wait_on_replica(lambda: routing.state(refresh=True).usable)
     connections["replica"].close()
-    _local_sh("replica-down")
+    local_sh("replica-down", mode="REPLICA")
     try:
         start = time.monotonic()
         response = staff_client.get(url)
@@ -145,6 +130,6 @@ def test_standby_stopped_pages_work_from_the_primary(staff_client, settings):
         assert overview.status_code == 200
         assert "on the primary</span>: query failed" in overview.content.decode()
     finally:
-        _local_sh("replica-up")
+        local_sh("replica-up", mode="REPLICA")
     back = wait_on_replica(lambda: routing.state(refresh=True).usable, timeout=60)
     print(f"routed reads back on the standby {back:.1f} s after its start")
