@@ -49,7 +49,7 @@ HA_PORT="${FLOWBASE_HA_PORT:-$((PG_PORT + 3000))}"
 HA_DIR="$LOCAL/ha"
 HA_NODES=(node1 node2)
 ha_node_port() { [ "$1" = node1 ] && echo $((HA_PORT + 1)) || echo $((HA_PORT + 2)); }
-ha_hosts() { echo "127.0.0.1:$((HA_PORT + 1)),127.0.0.1:$((HA_PORT + 2))"; }
+ha_hosts() { echo "127.0.0.1:$(ha_node_port node1),127.0.0.1:$(ha_node_port node2)"; }
 # Whichever node is the primary now: libpq tries the hosts in turn and keeps the writable one.
 # The read-only and monitor logins default to read-only transactions (docs/security.md), which
 # read-write would refuse on every host: they ask for the node not in recovery instead.
