@@ -84,11 +84,18 @@ def _probe() -> ReplicaState:
     except Exception as exc:  # refused, timed out, or a test that did not allow the alias
         connections[REPLICA].close()
         return ReplicaState(False, f"unreachable: {str(exc).strip()[:200]}", None, now)
+    return verdict(standby=standby, streaming=streaming, lag=lag, now=now)
+
+
+def verdict(*, standby: bool, streaming: bool, lag: float | None, now: float) -> ReplicaState:
+    """What one probe's answer means for routed reads."""
     max_lag = _setting("REPLICA_MAX_LAG_SECONDS")
     if not standby:
         return ReplicaState(False, "not a standby (promoted?): it no longer follows", None, now)
     if not streaming:
         return ReplicaState(False, "not streaming from the primary", lag, now)
+    if lag is None:  # behind, and no commit replayed since it started: how far is unknown
+        return ReplicaState(False, "catching up: no commit replayed since it started", None, now)
     if lag > max_lag:
         return ReplicaState(False, f"replay lag {lag:.1f} s over {max_lag:g} s", lag, now)
     return ReplicaState(True, "ok", lag, now)

@@ -149,3 +149,12 @@ def test_a_query_failing_on_the_replica_runs_again_on_the_primary(replica_on, se
 
 def _fail():
     raise OperationalError("primary down")
+
+
+def test_a_standby_behind_with_no_commit_replayed_yet_is_not_used(settings):
+    # Right after a standby starts, replay is behind and pg_last_xact_replay_timestamp() is NULL.
+    settings.REPLICA_MAX_LAG_SECONDS = 5
+    state = routing.verdict(standby=True, streaming=True, lag=None, now=0.0)
+    assert not state.usable and "no commit replayed" in state.reason
+    assert routing.verdict(standby=True, streaming=True, lag=0.0, now=0.0).usable
+    assert not routing.verdict(standby=True, streaming=True, lag=6.0, now=0.0).usable
