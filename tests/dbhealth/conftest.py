@@ -151,6 +151,15 @@ def _dbhealth_settings(settings):
 
 
 @pytest.fixture(autouse=True)
+def _primary_index_usage_only(monkeypatch):
+    # The standby pass configures a replica that these tests neither plant on nor may connect
+    # to; the tests of the standby's share of index usage set it themselves.
+    from apps.dbhealth.checks import indexes
+
+    monkeypatch.setattr(indexes, "replica_index_scans", lambda: ({}, ""))
+
+
+@pytest.fixture(autouse=True)
 def _fresh_cache(db):
     from apps.dbhealth import selectors
 

@@ -12,6 +12,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from apps.dbhealth import selectors, services
+from apps.dbhealth.checks.indexes import replica_index_scans as read_replica_scans
 from apps.dbhealth.models import Finding, FindingStatus, IndexUsageSnapshot
 from tests.db import conninfo
 
@@ -202,7 +203,12 @@ def test_no_unused_verdict_while_the_standby_cannot_be_read(scratch, monkeypatch
     assert f"the standby's usage is {why}" in page.content.decode()
 
 
-def test_without_a_standby_only_this_servers_scans_count(scratch):
+def test_without_a_standby_only_this_servers_scans_count(scratch, monkeypatch, settings):
+    from apps.dbhealth.checks import indexes
+
+    settings.REPLICA_ENABLED = False
+    monkeypatch.setattr(indexes, "replica_index_scans", read_replica_scans)
+    assert read_replica_scans() == ({}, "")
     report = selectors.index_report()
     assert report["replica_usage"] == ""
     assert _index(report, "things_code_unused")["replica_idx_scan"] is None
