@@ -143,12 +143,12 @@ _SENT = "_flowbase_row_scope_sent"
 
 def ensure_applied(connection) -> None:
     """Send the scope if this transaction has not got it yet (inside a transaction only): for
-    code that talks to psycopg directly (COPY), bypassing the execute wrapper."""
+    code that talks to psycopg directly (COPY), bypassing the execute wrapper. Never on a login
+    the wrapper leaves alone (see `install`): the owner's COPY ran in the app's scope."""
     raw = connection.connection
-    if raw is None or raw.info.transaction_status not in (
-        pq.TransactionStatus.IDLE,
-        pq.TransactionStatus.INTRANS,
-    ):
+    if not getattr(connection, _SCOPED, False) or raw is None:
+        return
+    if raw.info.transaction_status not in (pq.TransactionStatus.IDLE, pq.TransactionStatus.INTRANS):
         return
     if raw.info.transaction_status == pq.TransactionStatus.IDLE:
         if connection.get_autocommit():

@@ -254,3 +254,28 @@ def test_a_session_level_actor_left_by_another_client_never_reaches_the_audit_lo
     project = ProjectFactory(name="Audited")
     row = AuditEventRow.objects.filter(table_name="projects_project", row_pk=str(project.pk)).get()
     assert row.actor_id is None and row.request_id in ("", None)
+
+
+@pytest.mark.django_db(transaction=True, databases=["default", "owner"])
+@pytest.mark.parametrize("scope", [RowScope.of([7]), rowscope.EVERY_ROW], ids=["one", "every"])
+def test_copy_on_a_login_outside_the_row_scope_sends_no_scope(scope):
+    """COPY goes around the execute wrapper; on a login that may not enter the bypass role (the
+    owner, which the policies do not bind anyway) it must not try to switch roles."""
+    from django.db import connections
+
+    from apps.pg.bulk import copy_rows
+
+    owner = connections["owner"]
+    with (
+        rowscope.bound(scope),
+        transaction.atomic(using="owner"),
+        owner.cursor() as cursor,
+    ):
+        cursor.execute("CREATE TEMP TABLE copy_probe (n int) ON COMMIT DROP")
+        rows = [(1,), (2,)]
+        assert copy_rows(cursor, "COPY copy_probe (n) FROM STDIN", rows, using="owner") == 2
+        cursor.execute(
+            "SELECT count(*), current_user,"
+            " coalesce(current_setting('flowbase.project_ids', true), '') FROM copy_probe"
+        )
+        assert cursor.fetchone() == (2, owner.settings_dict["USER"], "")
