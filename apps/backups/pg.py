@@ -27,6 +27,9 @@ class Target:
     password: str
     dbname: str
     options: str  # libpq `options`: `-c role=…` and the like, statement_timeout removed
+    # An HA pair's multi-host URL says which host to take (read-write): without it pg_dump and
+    # a restore would take whichever host answers first, the standby included.
+    session_attrs: str = ""
 
     def env(self, dbname: str | None = None) -> dict[str, str]:
         """Environment for pg_dump/pg_restore: credentials never appear on a command line."""
@@ -43,6 +46,10 @@ class Target:
             out["PGPASSWORD"] = self.password
         else:
             out.pop("PGPASSWORD", None)
+        if self.session_attrs:
+            out["PGTARGETSESSIONATTRS"] = self.session_attrs
+        else:
+            out.pop("PGTARGETSESSIONATTRS", None)
         return out
 
     def connect(self, dbname: str | None = None, *, autocommit: bool = False) -> psycopg.Connection:
@@ -55,12 +62,14 @@ class Target:
             options=self.options,
             autocommit=autocommit,
             connect_timeout=10,
+            **({"target_session_attrs": self.session_attrs} if self.session_attrs else {}),
         )
 
 
 def target(using: str = "owner") -> Target:
     settings_dict = connections[using].settings_dict
-    options = settings_dict.get("OPTIONS", {}).get("options", "")
+    given = settings_dict.get("OPTIONS", {})
+    options = given.get("options", "")
     kept = [
         opt
         for opt in re.findall(r"-c\s+\S+", options)
@@ -73,6 +82,7 @@ def target(using: str = "owner") -> Target:
         password=str(settings_dict.get("PASSWORD") or ""),
         dbname=settings_dict["NAME"],
         options=" ".join([*kept, "-c statement_timeout=0"]),
+        session_attrs=str(given.get("target_session_attrs") or ""),
     )
 
 

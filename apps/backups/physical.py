@@ -44,7 +44,13 @@ def replication_conninfo() -> dict:
 
 
 def _pg_env(conninfo: dict) -> dict[str, str]:
-    names = {"host": "PGHOST", "port": "PGPORT", "user": "PGUSER", "password": "PGPASSWORD"}
+    names = {
+        "host": "PGHOST",
+        "port": "PGPORT",
+        "user": "PGUSER",
+        "password": "PGPASSWORD",
+        "target_session_attrs": "PGTARGETSESSIONATTRS",  # an HA pair's URL: the primary
+    }
     env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
     env.update({names[k]: str(v) for k, v in conninfo.items() if k in names and v})
     return env

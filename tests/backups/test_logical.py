@@ -223,3 +223,44 @@ def test_an_invalid_index_left_by_a_failed_concurrent_build_is_not_a_mismatch(ba
         finally:
             conn.execute("DROP INDEX IF EXISTS backups_test_invalid")
     assert test.status == RestoreStatus.PASSED, (test.error, test.mismatches)
+
+
+def _unused_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def owner_on_two_hosts(monkeypatch):
+    """The owner's settings as an HA pair's multi-host URL gives them: a first host that is
+    down, then the real server."""
+    settings_dict = connections["owner"].settings_dict
+    monkeypatch.setitem(settings_dict, "HOST", f"127.0.0.1,{settings_dict['HOST']}")
+    monkeypatch.setitem(settings_dict, "PORT", f"{_unused_port()},{settings_dict['PORT']}")
+    options = dict(settings_dict.get("OPTIONS", {}), target_session_attrs="read-write")
+    monkeypatch.setitem(settings_dict, "OPTIONS", options)
+    return options
+
+
+def test_backup_and_restore_take_the_read_write_host_of_a_multi_host_url(
+    backup_dir, scratch_databases, owner_on_two_hosts
+):
+    ProjectFactory.create_batch(3)
+    run = services.backup_create()
+    assert run.status == BackupStatus.OK, run.error
+    name = f"{connections['owner'].settings_dict['NAME']}_multihost"
+    scratch_databases.append(name)
+    call_command("restore", "--into", name, "--backup", str(run.pk), "--apply", verbosity=0)
+    assert _count(name, "projects_project") == 3
+
+
+def test_the_multi_host_url_s_session_attributes_reach_pg_dump(backup_dir, owner_on_two_hosts):
+    """The attributes are passed on, not dropped: asking for a standby finds none here."""
+    owner_on_two_hosts["target_session_attrs"] = "standby"
+    assert target().env()["PGTARGETSESSIONATTRS"] == "standby"
+    run = services.backup_create()
+    assert run.status == BackupStatus.FAILED
+    assert "standby" in run.error or "server is not in hot standby mode" in run.error

@@ -194,3 +194,17 @@ def test_a_base_backup_killed_mid_way_is_never_listed_as_good(scratch):
     base = Path(settings.BACKUP_DIR) / "base"
     assert list(base.iterdir()) == []  # the partial directory is gone
     assert not BackupRun.objects.filter(kind=BackupKind.PHYSICAL, status=BackupStatus.OK).exists()
+
+
+def test_pg_basebackup_gets_the_multi_host_url_s_session_attributes(monkeypatch):
+    """An HA pair's replication URL: every host, and the primary asked for by name."""
+    monkeypatch.setenv(
+        "BACKUP_REPLICATION_URL",
+        "postgres://rep:pw@10.0.0.1:5433,10.0.0.2:5434/postgres?target_session_attrs=primary",
+    )
+    env = physical._pg_env(physical.replication_conninfo())
+    assert (env["PGHOST"], env["PGPORT"], env["PGTARGETSESSIONATTRS"]) == (
+        "10.0.0.1,10.0.0.2",
+        "5433,5434",
+        "primary",
+    )
