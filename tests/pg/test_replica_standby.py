@@ -133,3 +133,32 @@ def test_standby_stopped_pages_work_from_the_primary(staff_client, settings):
         local_sh("replica-up", mode="REPLICA")
     back = wait_on_replica(lambda: routing.state(refresh=True).usable, timeout=60)
     print(f"routed reads back on the standby {back:.1f} s after its start")
+
+
+def test_index_scans_on_the_standby_are_read_there_for_the_unused_verdict():
+    """Statistics are per server: a scan on the standby is read there, per root index."""
+    from django.db import transaction
+
+    from apps.dbhealth.checks.indexes import replica_index_scans
+
+    def heartbeat_scans(scans: dict) -> int:  # its key or the pattern-ops index: the planner's pick
+        return sum(n for (schema, name), n in scans.items() if name.startswith("ops_heartbeat_"))
+
+    Heartbeat.objects.create(name="scanned-on-standby", beat_at=timezone.now())
+    wait_on_replica(
+        lambda: Heartbeat.objects.using("replica").filter(name="scanned-on-standby").exists()
+    )
+    before, status = replica_index_scans()
+    assert status == "read"
+    with transaction.atomic(using="replica"), connections["replica"].cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")  # the table is tiny: force the index
+        cursor.execute("SELECT name FROM ops_heartbeat WHERE name = %s", ["scanned-on-standby"])
+        assert cursor.fetchall() == [("scanned-on-standby",)]
+    connections["replica"].close()  # a backend's statistics are flushed when it ends at the latest
+
+    def counted() -> bool:
+        scans, _ = replica_index_scans()
+        connections["replica"].close()
+        return heartbeat_scans(scans) > heartbeat_scans(before)
+
+    print(f"standby scan counted after {wait_on_replica(counted) * 1000:.0f} ms")
