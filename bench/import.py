@@ -18,6 +18,9 @@ each repetition) into empty task tables; p50 and p95 over the repetitions are pr
 - naive ORM: one `save()` per task and per dependency, same records, same session setting. It is
   measured on its own smaller file (--naive-tasks), where it finishes in minutes, next to the
   importer on that same file: per-task rates compared at the same size, never extrapolated.
+- replica lag (--replica-lag-tasks N, with the local standby: FLOWBASE_REPLICA=1 and `make env`'s
+  exports): `filestore_import` of an N-task file while the primary's pg_stat_replication (replay
+  lag, bytes behind) is sampled every 50 ms (bench/_replica.py); import time, max and p95.
 - peak RSS: `import_filestore` in a child process on a ~100 MB file of --rss-tasks small tasks
   (the hard case: many objects per byte), next to `json.load` of the same file.
 """
@@ -55,6 +58,7 @@ with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
     admin.execute(f"CREATE DATABASE {BENCH_DB}")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _replica import LagSampler, standby_urls  # noqa: E402
 from _setup import ROOT  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection, connections, transaction  # noqa: E402
@@ -275,6 +279,25 @@ def peak_rss(mode: str, path: Path) -> tuple[float, float]:
     return float(out[-2]), float(out[-1])
 
 
+def replica_lag(tmp: Path, tasks: int) -> None:
+    urls = standby_urls()
+    if urls is None:
+        print("\nreplica lag: skipped (needs the local standby: FLOWBASE_REPLICA=1, make env)")
+        return
+    empty_tables()
+    path = tmp / "tasks-replica.json"
+    n_tasks, n_deps = write_document(path, tasks)
+    size_mb = path.stat().st_size / 1e6
+    # Only the primary's view: the router's probe would read the bench database's standby copy
+    # under the same replay, which is what replay_lag already measures.
+    with LagSampler(urls[0]) as lag:
+        seconds = timed(importer, path, "replica lag")
+        time.sleep(1)  # the standby's last replay after the commit
+    print(f"\nreplica lag under import_filestore of {n_tasks} tasks + {n_deps} dependencies")
+    print(f"  ({size_mb:.0f} MB file): import {seconds:.1f} s; {lag.replay_line()}")
+    path.unlink()
+
+
 # --- main --------------------------------------------------------------------------------------
 def main() -> None:
     parser = argparse.ArgumentParser()
@@ -283,6 +306,12 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=5, help="0: skip the --tasks part")
     parser.add_argument("--naive-reps", type=int, default=2, help="0: skip the naive part")
     parser.add_argument("--rss-tasks", type=int, default=300_000, help="0: skip the memory part")
+    parser.add_argument(
+        "--replica-lag-tasks",
+        type=int,
+        default=0,
+        help="N: the standby's lag under an N-task import",
+    )
     args = parser.parse_args()
     print(f"cores: {os.cpu_count()}; load: {os.getloadavg()[0]:.1f}; database: {BENCH_DB}")
     call_command("migrate", verbosity=0)
@@ -345,6 +374,9 @@ def main() -> None:
             print(line(name, small_times[name], s_tasks))
         ratio = quantile(small_times["naive ORM"], 0.5) / quantile(small_times["importer"], 0.5)
         print(f"  importer vs naive ORM at {s_tasks} tasks: {ratio:.1f}x faster per task")
+
+    if args.replica_lag_tasks:
+        replica_lag(tmp, args.replica_lag_tasks)
 
     if args.rss_tasks:
         empty_tables()

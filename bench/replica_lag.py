@@ -16,22 +16,14 @@ import argparse
 import os
 import statistics
 import sys
-import threading
 import time
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from apps.pg.routing import PROBE_SQL
+from _replica import LagSampler, standby_urls
 
 TABLE = "bench_replica_lag"
-
-
-def as_superuser(url: str) -> str:
-    parts = urlsplit(url)
-    host = parts.netloc.rsplit("@", 1)[-1]
-    return urlunsplit(parts._replace(netloc=f"postgres@{host}"))
 
 
 def commit_to_visible(primary, standby, mode: str, commits: int) -> list[float]:
@@ -47,42 +39,17 @@ def commit_to_visible(primary, standby, mode: str, commits: int) -> list[float]:
     return seconds
 
 
-def sample(primary_url: str, standby_url: str, stop: threading.Event, out: dict) -> None:
-    with (
-        psycopg.connect(primary_url, autocommit=True) as p,
-        psycopg.connect(standby_url, autocommit=True) as s,
-    ):
-        while not stop.is_set():
-            row = p.execute(
-                "SELECT coalesce(extract(epoch FROM replay_lag), 0)::float8,"
-                " pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::bigint"
-                " FROM pg_stat_replication LIMIT 1"
-            ).fetchone()
-            if row:
-                out["replay_lag"].append(row[0])
-                out["bytes"].append(row[1])
-            out["probe_lag"].append(s.execute(PROBE_SQL).fetchone()[2])
-            time.sleep(0.05)
-
-
-def p95(values: list[float]) -> float:
-    return sorted(values)[max(int(len(values) * 0.95) - 1, 0)] if values else 0.0
-
-
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--commits", type=int, default=30)
     parser.add_argument("--rows", type=int, default=2_000_000)
     parser.add_argument("--batch", type=int, default=100_000)
     args = parser.parse_args()
-    replica_url, admin_url = (
-        os.environ.get("REPLICA_DATABASE_URL"),
-        os.environ.get("FLOWBASE_ADMIN_DATABASE_URL"),
-    )
-    if not replica_url or not admin_url:
+    urls = standby_urls()
+    if urls is None:
         print("skipped: needs the local standby (FLOWBASE_REPLICA=1, then make env's exports)")
         return 0
-    standby_url = as_superuser(replica_url)
+    admin_url, standby_url = urls
     with (
         psycopg.connect(admin_url, autocommit=True) as primary,
         psycopg.connect(standby_url, autocommit=True) as standby,
@@ -99,32 +66,20 @@ def main() -> int:
                     f" ({len(s)} commits)"
                 )
             primary.execute("RESET synchronous_commit")
-            out = {"replay_lag": [], "bytes": [], "probe_lag": []}
-            stop = threading.Event()
-            sampler = threading.Thread(target=sample, args=(admin_url, standby_url, stop, out))
-            sampler.start()
             started = time.perf_counter()
-            for offset in range(0, args.rows, args.batch):
-                primary.execute(
-                    f"INSERT INTO {TABLE} (marker, pad) SELECT 'load', repeat('x', 100)"
-                    " FROM generate_series(1, %s)",
-                    [min(args.batch, args.rows - offset)],
-                )
-            elapsed = time.perf_counter() - started
-            time.sleep(1)
-            stop.set()
-            sampler.join()
+            with LagSampler(admin_url, standby_url) as lag:
+                for offset in range(0, args.rows, args.batch):
+                    primary.execute(
+                        f"INSERT INTO {TABLE} (marker, pad) SELECT 'load', repeat('x', 100)"
+                        " FROM generate_series(1, %s)",
+                        [min(args.batch, args.rows - offset)],
+                    )
+                elapsed = time.perf_counter() - started
+                time.sleep(1)
             mb = args.rows * 150 / 1e6
             print(f"load: {args.rows:,} rows (~{mb:.0f} MB of heap) in {elapsed:.1f} s")
-            print(
-                f"  primary's replay_lag: max {max(out['replay_lag']):.2f} s,"
-                f" p95 {p95(out['replay_lag']):.2f} s;"
-                f" bytes behind: max {max(out['bytes']) / 1e6:.1f} MB"
-            )
-            print(
-                f"  router's probe lag: max {max(out['probe_lag']):.2f} s,"
-                f" p95 {p95(out['probe_lag']):.2f} s ({len(out['probe_lag'])} samples)"
-            )
+            print(f"  {lag.replay_line()}")
+            print(f"  {lag.probe_line()}")
         finally:
             primary.execute(f"DROP TABLE IF EXISTS {TABLE}")
     return 0
