@@ -4,6 +4,7 @@ machines): the facts they promise, and WhiteNoise serving the collected static f
 from __future__ import annotations
 
 import ast
+import configparser
 import gzip
 import io
 import re
@@ -123,6 +124,55 @@ def test_every_env_name_the_app_services_pass_is_read_by_the_settings(compose):
     for name in ("web", "worker", "beat"):
         env = _service_env(compose, name)
         assert "MIGRATE_DATABASE_URL" not in env and "MAINTENANCE_DATABASE_URL" not in env, name
+
+
+def _host_port(url: str) -> tuple[str, int]:
+    match = re.search(r"@([^@:/]+):(\d+)/", url)
+    assert match, url
+    return match[1], int(match[2])
+
+
+def _pgbouncer_ini() -> configparser.ConfigParser:
+    ini = configparser.ConfigParser(interpolation=None, comment_prefixes=(";", "#"))
+    ini.read_string((DOCKER / "pgbouncer" / "pgbouncer.ini").read_text())
+    return ini
+
+
+def test_pgbouncer_in_transaction_mode_from_debians_package_in_front_of_postgres(compose):
+    service = compose["services"]["pgbouncer"]
+    build = service["build"]
+    steps = _instructions(DOCKER / build["context"] / build["dockerfile"])
+    assert steps[0][0] == "FROM" and steps[0][1].startswith("debian:")
+    installs = [args for word, args in steps if word == "RUN" and "apt-get install" in args]
+    assert installs and "pgbouncer" in shlex.split(installs[0])
+    assert ("USER", "root") not in steps and any(word == "USER" for word, _ in steps)
+    ini = _pgbouncer_ini()
+    assert ini["pgbouncer"]["pool_mode"] == "transaction"
+    target = dict(pair.split("=", 1) for pair in shlex.split(ini["databases"]["flowbase"])[:3])
+    assert target == {"host": "postgres", "port": "5432", "dbname": "flowbase"}
+    assert service["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert service["healthcheck"]["test"][0] in {"CMD", "CMD-SHELL"}
+    # Its auth file holds the app's login, from the password the service is given.
+    assert "flowbase_app" in (DOCKER / "pgbouncer" / "entrypoint.sh").read_text()
+    assert "FLOWBASE_APP_PASSWORD" in _service_env(compose, "pgbouncer")
+
+
+def test_app_login_goes_through_pgbouncer_and_the_owner_directly(compose):
+    bouncer = ("pgbouncer", int(_pgbouncer_ini()["pgbouncer"]["listen_port"]))
+    postgres = ("postgres", 5432)
+    for name in APP_SERVICES:
+        env = _service_env(compose, name)
+        assert _host_port(env["DATABASE_URL"]) == bouncer, f"{name} bypasses PgBouncer"
+        # The settings that keep session state off a transaction-pooled connection.
+        assert env["DB_PGBOUNCER"] == "true", name
+        for direct in ("MIGRATE_DATABASE_URL", "MAINTENANCE_DATABASE_URL"):
+            if direct in env:  # DDL, advisory session locks, COPY of backups: one session
+                assert _host_port(env[direct]) == postgres, f"{name}: {direct}"
+        for direct in ("READONLY_DATABASE_URL", "MONITOR_DATABASE_URL"):
+            assert _host_port(env[direct]) == postgres, f"{name}: {direct}"
+    # Every app service starts after migrate, which waits for a healthy PgBouncer.
+    migrate = compose["services"]["migrate"]
+    assert migrate["depends_on"]["pgbouncer"]["condition"] == "service_healthy"
 
 
 def test_image_installs_the_pinned_prod_requirements_and_collects_static():
