@@ -10,6 +10,7 @@ from apps.core.units import MISSING, human_bytes, human_count, human_ms
 from apps.pg.partitioning.admin import DEFAULT_WINDOW, WINDOWS, date_window_filter, window_bounds
 
 from .models import EventRow, PerformanceMetricRow, Severity
+from .selectors import severity_counts
 
 # Windows short enough for one column per hour; longer ones get one per day.
 HOURLY_WINDOWS = ("24h", "7d")
@@ -95,16 +96,9 @@ class EventAdmin(PartitionedShadowAdmin):
     def severity_chart(self, request, qs):
         """Events per hour (or day) by severity, one stacked column per bucket."""
         trunc, fmt = _buckets(request)
-        step = timedelta(hours=1) if trunc is TruncHour else timedelta(days=1)
-        rows = (
-            qs.order_by()
-            .annotate(bucket=trunc("created_at"))
-            .values("bucket", "severity")
-            .annotate(n=Count("id"))
-        )
-        counts: dict = {}
-        for r in rows:
-            counts.setdefault(r["bucket"], {})[r["severity"]] = r["n"]
+        hourly = trunc is TruncHour
+        step = timedelta(hours=1) if hourly else timedelta(days=1)
+        counts = severity_counts(qs, bucket="hour" if hourly else "day")
         buckets = _time_axis(request, counts, step)
         return charts.stacked_bars(
             [b.strftime(fmt) for b in buckets],

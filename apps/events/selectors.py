@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
+from django.db.models.functions import TruncDay, TruncHour
 from django.utils import timezone
 
 from .models import Event, PerformanceMetric
@@ -42,3 +43,31 @@ def metric_series(
         recorded_at__gte=since,
         recorded_at__lt=until or timezone.now(),
     ).order_by("recorded_at", "id")
+
+
+BUCKETS = {"hour": TruncHour, "day": TruncDay}
+
+
+def severity_count_rows(events: QuerySet, *, bucket: str = "hour") -> QuerySet:
+    """(bucket start, severity, n) rows of `events` per UTC hour (or day): the query itself,
+    for callers that EXPLAIN it."""
+    return (
+        events.order_by()
+        .annotate(bucket=BUCKETS[bucket]("created_at", tzinfo=UTC))
+        .values_list("bucket", "severity")
+        .annotate(n=Count("*"))
+    )
+
+
+def severity_counts(events: QuerySet, *, bucket: str = "hour") -> dict[datetime, dict[str, int]]:
+    """Events per UTC hour (or day) and severity: {bucket start: {severity: n}}.
+
+    `events` is an already bounded queryset of events (or of their admin shadow): the admin
+    passes its changelist's own rows (time window, filters, search, project scope), so the
+    count reads only the partitions that window prunes to. Read live rather than from the
+    daily rollup (project_daily_stats): bench/events_chart.py measures both.
+    """
+    counts: dict[datetime, dict[str, int]] = {}
+    for at, severity, n in severity_count_rows(events, bucket=bucket):
+        counts.setdefault(at, {})[severity] = n
+    return counts

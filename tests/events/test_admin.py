@@ -50,6 +50,15 @@ def test_default_window_prunes_to_the_last_seven_days_partitions(rf, admin_user,
     assert scanned < everything  # "all" reads more: the filter is what prunes
 
 
+def test_the_events_chart_reads_only_the_partitions_its_window_prunes_to(rf, admin_user):
+    from apps.events.selectors import severity_count_rows
+
+    for window, bucket in (("7d", "hour"), ("30d", "day")):
+        rows = _changelist_queryset(rf, admin_user, EventRow, f"window={window}")
+        scanned = _scanned_partitions(severity_count_rows(rows, bucket=bucket), "events_event")
+        assert scanned == _expected_partitions("events_event", window)
+
+
 def test_event_changelist_is_bounded_and_shows_only_the_window(
     admin_client, django_assert_max_num_queries
 ):

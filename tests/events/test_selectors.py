@@ -43,3 +43,27 @@ def test_audit_row_history_newest_first():
         second.id,
         first.id,
     ]
+
+
+def test_severity_counts_per_hour_and_day_within_the_bounds():
+    from apps.events.selectors import severity_counts
+
+    hour = timezone.now().replace(minute=30, second=0, microsecond=0) - timedelta(hours=5)
+    for severity, at in (
+        ("error", hour),
+        ("error", hour + timedelta(minutes=10)),
+        ("info", hour),
+        ("info", hour + timedelta(hours=1)),
+        ("critical", hour - timedelta(days=3)),  # outside the bounds below
+    ):
+        EventFactory(severity=severity, created_at=at)
+    bounded = event_window(since=hour - timedelta(hours=1))
+    start = hour.replace(minute=0)
+    assert severity_counts(bounded, bucket="hour") == {
+        start: {"error": 2, "info": 1},
+        start + timedelta(hours=1): {"info": 1},
+    }
+    days = severity_counts(event_window(since=hour - timedelta(days=4)), bucket="day")
+    assert sum(n for by in days.values() for n in by.values()) == 5
+    assert all(at.hour == 0 and at.minute == 0 for at in days)
+    assert sum(by.get("critical", 0) for by in days.values()) == 1
