@@ -28,18 +28,20 @@ class AuditEventAdmin(PartitionedShadowAdmin):
     list_select_related = ("actor",)
     ordering = ("-created_at",)
     sortable_by = ("created_at",)
-    # request ids are rare enough to scan the window.
     exact_search_fields = ("row_pk", "request_id")
     raw_id_fields = ("actor",)
     search_help_text = (
-        "A number finds the audit event with that id and the audited rows with that key."
+        "Exact match: a row's key or a request id; a number also finds the audit event with "
+        "that id."
     )
 
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip()
-        if parse_id(term) is None:
-            return super().get_search_results(request, queryset, search_term)
+        if not term:
+            return queryset, False
         # table_name = ANY(…) lets the (table_name, row_pk, created_at) index be probed once per
-        # audited table; row_pk alone would have to scan it.
-        by_row = Q(table_name__in=audited_tables(), row_pk=term)
-        return queryset.filter(Q(pk=int(term)) | by_row), False
+        # audited table; row_pk alone would have to scan it. Request ids have their own index.
+        found = Q(table_name__in=audited_tables(), row_pk=term) | Q(request_id=term)
+        if parse_id(term) is not None:
+            found |= Q(pk=int(term))
+        return queryset.filter(found), False

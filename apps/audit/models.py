@@ -77,6 +77,12 @@ class AuditEvent(AuditEventColumns, PostgresPartitionedModel):
             ),
             # The admin's action filter within the time window (bench/admin.py).
             models.Index(fields=["action", "-created_at"], name="auditevent_action_idx"),
+            # The admin's search by request id; server-side writes carry none (not indexed).
+            models.Index(
+                fields=["request_id", "-created_at"],
+                name="auditevent_request_idx",
+                condition=~models.Q(request_id=""),
+            ),
         ]
         triggers = [AppendOnly(name="append_only", operation=pgtrigger.Update | pgtrigger.Delete)]
 

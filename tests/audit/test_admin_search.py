@@ -40,3 +40,14 @@ def test_text_search_stays_exact(admin_client):
     assert _found(admin_client, "req-9") == {event.id}
     assert _found(admin_client, "abc-1") == {event.id}
     assert _found(admin_client, "abc") == set()
+
+
+def test_text_search_probes_the_row_key_and_request_id_indexes(admin_client):
+    with CaptureQueriesContext(connection) as ctx:
+        admin_client.get(URL, {"q": "req-9"})
+    page = [q["sql"] for q in ctx.captured_queries if "audit_auditevent" in q["sql"]]
+    assert any('"table_name" IN (' in sql and '"request_id" = ' in sql for sql in page), page
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'auditevent_request_idx'")
+        (definition,) = cursor.fetchone()
+    assert "(request_id, created_at DESC)" in definition and "WHERE" in definition
