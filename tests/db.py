@@ -46,3 +46,15 @@ def app_session(*, observer: bool = False, **overrides) -> psycopg.Connection:
         params.update(host=owner["HOST"], port=owner["PORT"])
     conn = psycopg.connect(**params, **overrides)
     return conn if observer else unscoped(conn)
+
+
+def plan_with_seqscan_off(queryset) -> str:
+    """EXPLAIN of the queryset with sequential scans priced out: the indexes it can use."""
+    from django.db import connections, transaction
+
+    sql, params = queryset.query.sql_with_params()
+    connection = connections[queryset.db]
+    with transaction.atomic(using=queryset.db), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("EXPLAIN " + sql, params)
+        return "\n".join(line for (line,) in cursor.fetchall())

@@ -92,6 +92,9 @@ class Event(EventColumns, PostgresPartitionedModel):
                 name="event_problems_idx",
                 condition=models.Q(severity__in=["error", "critical"]),
             ),
+            # the admin's exact search names the type beside the ids: without it the OR scans
+            # the whole window (a correlation id over 10M events: 57 ms, three times a page)
+            models.Index(fields=["event_type", "-created_at"], name="event_type_created_idx"),
             # lookups by id alone (admin change page): one probe per partition
             models.Index(fields=["id"], name="event_id_idx"),
         ]

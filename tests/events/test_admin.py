@@ -93,3 +93,17 @@ def test_metric_changelist_and_change_page(admin_client, django_assert_max_num_q
     )
     assert detail.status_code == 200
     assert not admin.site._registry[PerformanceMetricRow].has_change_permission(None)
+
+
+def test_exact_search_reaches_every_arm_through_an_index(rf, admin_user):
+    from tests.db import plan_with_seqscan_off
+
+    request = rf.get("/", {"q": "0af7651916cd43dd"})
+    request.user = admin_user
+    model_admin = admin.site._registry[EventRow]
+    found, _ = model_admin.get_search_results(request, EventRow.objects.all(), "0af7651916cd43dd")
+    plan = plan_with_seqscan_off(found)
+    # each partition's copy of the index (not the workflow's index scanned whole)
+    assert re.search(r"events_event_(p\d+|default)_event_type_created_at_idx ", plan), plan
+    assert "_correlation_id_idx " in plan, plan
+    assert "_trace_id_idx " in plan, plan
