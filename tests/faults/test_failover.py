@@ -12,19 +12,18 @@ import signal
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
 import pytest
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, connections, transaction
-from django.utils import timezone
+from django.db import connections
 
 from apps.ops.models import Heartbeat
 from tests.local_services import local_sh
 
 from .conftest import wait_until
+from .writer import HeartbeatWriter
 
 HA_REQUESTED = os.environ.get("FLOWBASE_HA") == "1"
 MONITOR_URL = os.environ.get("FLOWBASE_HA_MONITOR_URL", "")
@@ -61,43 +60,6 @@ def healthy() -> bool:
     except psycopg.Error:
         return False
     return states == [("primary", "primary"), ("secondary", "secondary")]
-
-
-@dataclass
-class Writer:
-    """The app writing: one transaction per "request" through the ORM on `default`, with a
-    request's connection handling (closed when unusable or, CONN_MAX_AGE 0, after each one)."""
-
-    committed: list[tuple[float, str, int]] = field(default_factory=list)  # (at, name, port)
-    failures: list[tuple[float, str]] = field(default_factory=list)
-    stop: threading.Event = field(default_factory=threading.Event)
-    crashed: BaseException | None = None
-
-    def run(self, deadline: float) -> None:
-        conn = connections["default"]
-        n = 0
-        try:
-            while not self.stop.is_set() and time.monotonic() < deadline:
-                conn.close_if_unusable_or_obsolete()
-                n += 1
-                name = f"{PREFIX}{n}"
-                try:
-                    with transaction.atomic():
-                        Heartbeat.objects.create(name=name, beat_at=timezone.now())
-                    self.committed.append((time.monotonic(), name, conn.connection.info.port))
-                except (OperationalError, InterfaceError) as exc:
-                    # Connection lost or no writable host yet: a retry is a fresh connection.
-                    self.failures.append((time.monotonic(), str(exc)))
-                    conn.close()
-                    time.sleep(0.1)
-                time.sleep(0.02)
-        except BaseException as exc:  # surfaced by the test, not lost in the thread
-            self.crashed = exc
-        finally:
-            conn.close()
-
-    def commits_after(self, moment: float) -> list[tuple[float, str, int]]:
-        return [c for c in self.committed if c[0] > moment]
 
 
 @pytest.fixture
@@ -145,7 +107,7 @@ def test_primary_killed_while_the_app_writes_standby_takes_over_nothing_lost(for
     commit, names, states = sync
     assert commit in ("on", "remote_apply") and names and {"sync", "quorum"} & set(states), sync
 
-    writer = Writer()
+    writer = HeartbeatWriter(PREFIX, pause=0.02, retry_pause=0.1)
     thread = threading.Thread(target=writer.run, args=(time.monotonic() + 120,), daemon=True)
     thread.start()
     try:

@@ -7,18 +7,17 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, connections, transaction
-from django.utils import timezone
+from django.db import connections
 
 from apps.ops.models import Heartbeat
 from tests.local_services import local_sh
 
 from .conftest import wait_until
+from .writer import HeartbeatWriter
 
 THROUGH_PGBOUNCER = bool(getattr(settings, "PGBOUNCER_ADDRESS", None))
 PIDFILE = Path(__file__).resolve().parents[2] / ".local" / "pgbouncer" / "pgbouncer.pid"
@@ -34,38 +33,6 @@ pytestmark = [
 ]
 
 
-@dataclass
-class Writer:
-    """One ORM transaction per "request" on `default`, with a request's connection handling."""
-
-    committed: list[tuple[float, str, int]] = field(default_factory=list)  # (at, name, port)
-    failures: list[tuple[float, str]] = field(default_factory=list)
-    stop: threading.Event = field(default_factory=threading.Event)
-    crashed: BaseException | None = None
-
-    def run(self, deadline: float) -> None:
-        conn = connections["default"]
-        n = 0
-        try:
-            while not self.stop.is_set() and time.monotonic() < deadline:
-                conn.close_if_unusable_or_obsolete()
-                n += 1
-                name = f"{PREFIX}{n}"
-                try:
-                    with transaction.atomic():
-                        Heartbeat.objects.create(name=name, beat_at=timezone.now())
-                    self.committed.append((time.monotonic(), name, conn.connection.info.port))
-                except (OperationalError, InterfaceError) as exc:
-                    self.failures.append((time.monotonic(), str(exc).splitlines()[0][:120]))
-                    conn.close()
-                    time.sleep(0.05)
-                time.sleep(0.01)
-        except BaseException as exc:  # surfaced by the test, not lost in the thread
-            self.crashed = exc
-        finally:
-            conn.close()
-
-
 def pgbouncer_pid() -> int:
     return int(PIDFILE.read_text().split()[0])
 
@@ -73,7 +40,7 @@ def pgbouncer_pid() -> int:
 def test_pgbouncer_restarted_while_the_app_writes_nothing_committed_is_lost():
     _, bouncer_port = settings.PGBOUNCER_ADDRESS
     old_pid = pgbouncer_pid()
-    writer = Writer()
+    writer = HeartbeatWriter(PREFIX)
     thread = threading.Thread(target=writer.run, args=(time.monotonic() + 90,), daemon=True)
     thread.start()
     try:
@@ -113,7 +80,7 @@ def test_pgbouncer_restarted_while_the_app_writes_nothing_committed_is_lost():
     present = set(Heartbeat.objects.filter(name__startswith=PREFIX).values_list("name", flat=True))
     committed = {name for _, name, _ in writer.committed}
     assert committed - present == set(), "committed rows lost in the restart"
-    kinds = sorted({message for _, message in writer.failures})
+    kinds = sorted({message.splitlines()[0][:120] for _, message in writer.failures})
     print(
         f"\n{len(committed)} commits, none lost; writes unavailable {unavailable:.2f} s (first"
         f" failed to first successful write; restart took {restarted_at - restart_at:.2f} s);"
