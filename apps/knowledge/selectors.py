@@ -24,10 +24,11 @@ def article_search(
     terms = article_tsquery(query, config=SEARCH_CONFIG)
     if terms is None:
         return qs.none()
-    best = (
+    # Fetched once: as a subquery, the changelist's count and its page would each walk it again.
+    best = list(
         qs.filter(search_vector=terms)
         .order_by("-relevance_score", "title", "id")
-        .values("pk")[:candidates]
+        .values_list("pk", flat=True)[:candidates]
     )
     return (
         qs.filter(pk__in=best)
