@@ -13,9 +13,10 @@ from django.db import models
 from psqlextra.models import PostgresPartitionedModel
 from psqlextra.types import PostgresPartitioningMethod
 
-from apps.core.fields import JSONField
 from apps.core.models import choices_check
 from apps.pg.partitioning.fields import BigIdentityField, TransactionNow
+
+from .documents import ChangesField
 
 
 class AuditAction(models.TextChoices):
@@ -41,7 +42,7 @@ class AuditEventColumns(models.Model):
     table_name = models.CharField(max_length=100)
     row_pk = models.CharField(max_length=64)
     action = models.CharField(max_length=10, choices=AuditAction)
-    changes = JSONField(db_default=models.Value({}, output_field=models.JSONField()))
+    changes = ChangesField(db_default=models.Value({}, output_field=models.JSONField()))
     request_id = models.CharField(max_length=64, blank=True, db_default="")
     txid = models.BigIntegerField(null=True, blank=True)
 

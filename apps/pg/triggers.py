@@ -47,6 +47,20 @@ def transitions_literal(transitions: Mapping[str, Iterable[str]]) -> str:
     return "'{" + ",".join(pairs) + "}'::text[]"
 
 
+def _transition_check(
+    transitions: Mapping[str, Iterable[str]], entity: str, label_column: str
+) -> str:
+    return f"""
+            IF TG_OP = 'UPDATE' AND NEW.status IS DISTINCT FROM OLD.status
+               AND NOT (OLD.status || '>' || NEW.status) = ANY ({transitions_literal(transitions)}) THEN
+                RAISE EXCEPTION '{entity} % (%): illegal status transition % -> %',
+                    NEW.id, NEW.{label_column}, OLD.status, NEW.status
+                    USING ERRCODE = '{CHECK_VIOLATION}',
+                          HINT = 'See the transition table in README.md';
+            END IF;
+            """
+
+
 def status_transitions(
     *,
     name: str,
@@ -60,20 +74,43 @@ def status_transitions(
         name=name,
         when=pgtrigger.Before,
         operation=pgtrigger.Insert | pgtrigger.Update,
-        func=(
-            f"""
-            IF TG_OP = 'UPDATE' AND NEW.status IS DISTINCT FROM OLD.status
-               AND NOT (OLD.status || '>' || NEW.status) = ANY ({transitions_literal(transitions)}) THEN
-                RAISE EXCEPTION '{entity} % (%): illegal status transition % -> %',
-                    NEW.id, NEW.{label_column}, OLD.status, NEW.status
-                    USING ERRCODE = '{CHECK_VIOLATION}',
-                          HINT = 'See the transition table in README.md';
-            END IF;
-            {extra_body}
-            RETURN NEW;
-            """
-        ),
+        func=_transition_check(transitions, entity, label_column)
+        + extra_body
+        + "\n            RETURN NEW;\n            ",
     )
+
+
+def status_transitions_derived(
+    *,
+    name: str,
+    transitions: Mapping[str, Iterable[str]],
+    entity: str,
+    label_column: str,
+    derive: str,
+    derive_when: str,
+) -> list[pgtrigger.Trigger]:
+    """`status_transitions` for a big table: the same check, and `derive` (columns that follow
+    the status), but a row trigger runs only where it has work: on UPDATE when the status
+    changes or `derive_when` (a condition on NEW: the derived columns are off), on INSERT
+    when `derive_when`. A bulk insert of consistent rows calls no trigger function at all."""
+    return [
+        pgtrigger.Trigger(
+            name=name,
+            when=pgtrigger.Before,
+            operation=pgtrigger.Update,
+            condition=pgtrigger.Condition(
+                f"(OLD.status IS DISTINCT FROM NEW.status OR ({derive_when}))"
+            ),
+            func=_transition_check(transitions, entity, label_column) + derive + "RETURN NEW;",
+        ),
+        pgtrigger.Trigger(
+            name=f"{name}_insert",
+            when=pgtrigger.Before,
+            operation=pgtrigger.Insert,
+            condition=pgtrigger.Condition(f"({derive_when})"),
+            func=derive + "RETURN NEW;",
+        ),
+    ]
 
 
 class StatementTrigger(pgtrigger.Trigger):

@@ -45,6 +45,8 @@ ELSE
     NEW.completed_at := NULL;
 END IF;
 """
+# completed_at disagrees with the status: the only rows the trigger above has work on.
+_TASK_COMPLETED_AT_OFF = "(NEW.status = 'done') = (NEW.completed_at IS NULL)"
 
 # Workflow roll-up: per statement, add each workflow's delta of (not cancelled, done) tasks to its
 # counters and derive progress and status from them; O(changed rows), not O(workflow size).
@@ -125,12 +127,13 @@ class Task(TimeStampedModel):
         ordering = ["workflow_id", "-priority", "id"]
         triggers = [
             triggers.set_updated_at(),
-            triggers.status_transitions(
+            *triggers.status_transitions_derived(
                 name="task_status_transition",
                 transitions=TASK_TRANSITIONS,
                 entity="task",
                 label_column="title",
-                extra_body=_TASK_COMPLETED_AT,
+                derive=_TASK_COMPLETED_AT,
+                derive_when=_TASK_COMPLETED_AT_OFF,
             ),
             _rollup_trigger(
                 "workflow_rollup_insert",

@@ -48,20 +48,17 @@ IF task_project IS DISTINCT FROM dep_project THEN
         NEW.task_id, NEW.depends_on_id, task_project, dep_project
         USING ERRCODE = 'check_violation';
 END IF;
--- Breadth-first search from depends_on along "depends on" edges: the new edge closes a cycle
--- iff it reaches task. One indexed `= ANY(frontier)` probe per level; EXECUTE re-plans each probe
+-- The new edge closes a cycle iff depends_on reaches task along "depends on" edges: one recursive
+-- walk (UNION drops nodes already reached, EXISTS stops at the first hit; OFFSET 0 keeps each
+-- step an index probe per node, never a hash join over the whole table). EXECUTE plans it
 -- with the table's current size, so a plan cached while the table was empty (seq scan) cannot
--- make bulk inserts quadratic.
-frontier := ARRAY[NEW.depends_on_id];
-seen := frontier;
-LOOP
-    EXECUTE 'SELECT array_agg(DISTINCT d.depends_on_id) FROM {{tables[tasks.TaskDependency]}} d '
-            'WHERE d.task_id = ANY ($1) AND NOT d.depends_on_id = ANY ($2)'
-       INTO frontier USING frontier, seen;
-    EXIT WHEN frontier IS NULL OR NEW.task_id = ANY (frontier);
-    seen := seen || frontier;
-END LOOP;
-IF frontier IS NOT NULL THEN
+-- make bulk inserts quadratic; one statement per edge, not one per level of the graph.
+EXECUTE 'WITH RECURSIVE reach(node) AS (SELECT $1::bigint UNION SELECT d.depends_on_id '
+        'FROM reach r, LATERAL (SELECT depends_on_id FROM {{tables[tasks.TaskDependency]}} '
+        'WHERE task_id = r.node OFFSET 0) d) '
+        'SELECT EXISTS (SELECT 1 FROM reach WHERE node = $2)'
+   INTO closes USING NEW.depends_on_id, NEW.task_id;
+IF closes THEN
     WITH RECURSIVE walk(node, path) AS (
         SELECT NEW.depends_on_id, ARRAY[NEW.task_id, NEW.depends_on_id]
         UNION ALL
@@ -82,8 +79,7 @@ NO_CYCLES_DECLARE = [
     ("dep_project", "bigint"),
     ("bumped", "bigint"),
     ("cycle", "bigint[]"),
-    ("frontier", "bigint[]"),
-    ("seen", "bigint[]"),
+    ("closes", "boolean"),
 ]
 
 # Relations of one task that would cross projects, as (message, other task) rows; `{task}` is the

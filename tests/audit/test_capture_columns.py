@@ -5,8 +5,10 @@ import json
 
 import pytest
 from django.apps import apps
+from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 
+from apps.audit.documents import expand_row_image
 from apps.audit.models import AuditEvent
 from apps.audit.triggers import AUDIT_IGNORED_COLUMNS, audited_columns
 from tests.factories import domain as f
@@ -78,3 +80,38 @@ def test_update_records_nulls_and_json_values_that_changed():
     assert _last("tasks_task", task.pk, "UPDATE").changes == {
         k: {"old": before[k], "new": after[k]} for k in changed
     }
+
+
+def test_insert_and_delete_store_one_flat_image_read_back_per_column():
+    # Stored flat (half the capture cost of a per-column document), read back per column.
+    task = f.TaskFactory(title="Draft")
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM tasks_task WHERE id = %s", [task.pk])
+        cursor.execute(
+            "SELECT action, changes FROM audit_auditevent WHERE table_name = 'tasks_task'"
+            " AND row_pk = %s ORDER BY id",
+            [str(task.pk)],
+        )
+        stored = {action: json.loads(doc) for action, doc in cursor.fetchall()}
+    assert list(stored["INSERT"]) == ["new"] and stored["INSERT"]["new"]["title"] == "Draft"
+    assert list(stored["DELETE"]) == ["old"] and stored["DELETE"]["old"]["id"] == task.pk
+    assert _last("tasks_task", task.pk, "INSERT").changes["title"] == {"new": "Draft"}
+
+
+def test_reading_leaves_diffs_actions_and_older_per_column_images_alone():
+    diff = {"title": {"old": "a", "new": "b"}}
+    older = {"id": {"new": 1}, "title": {"new": "a"}}
+    action = {"action": "cancel", "new": {"x": 1}}
+    for document in (diff, older, action, {}, [], "text"):
+        assert expand_row_image(document) == document
+    assert expand_row_image({"old": {"id": 1}}) == {"id": {"old": 1}}
+
+
+def test_a_column_named_like_an_image_key_is_refused():
+    class Columns:
+        class _meta:
+            label = "x.Y"
+            concrete_fields = [type("F", (), {"column": "new"})()]
+
+    with pytest.raises(ImproperlyConfigured, match=r"x\.Y: audited column named"):
+        audited_columns(Columns)

@@ -50,6 +50,48 @@ def test_raw_sql_allowed_transition_sets_and_clears_completed_at():
     assert sql("SELECT completed_at FROM tasks_task WHERE id = %s", [task.pk]) == [(None,)]
 
 
+def test_completed_at_follows_the_status_on_insert_and_when_edited_alone():
+    workflow = WorkflowFactory()
+    sql(
+        "INSERT INTO tasks_task (created_at, updated_at, workflow_id, title, description, details,"
+        " test_strategy, status, priority, requirements, acceptance_criteria, assignee, legacy,"
+        " completed_at) SELECT now(), now(), %s, s || ' ' || c, '', '', '', s, 5, '[]', '[]', '',"
+        " '{}', CASE WHEN c = 'set' THEN timestamptz '2020-01-01' END"
+        " FROM unnest(array['done', 'pending']) s, unnest(array['set', 'null']) c",
+        [workflow.pk],
+    )
+    rows = dict(
+        sql(
+            "SELECT title, completed_at::date::text FROM tasks_task WHERE workflow_id = %s",
+            [workflow.pk],
+        )
+    )
+    assert rows["done set"] == "2020-01-01"  # a given completion time is kept
+    assert rows["done null"] is not None
+    assert rows["pending set"] is None and rows["pending null"] is None
+    # An edit of completed_at alone is put right too, not only a status change.
+    sql(
+        "UPDATE tasks_task SET completed_at = NULL WHERE workflow_id = %s AND status = 'done'",
+        [workflow.pk],
+    )
+    assert sql(
+        "SELECT count(*) FROM tasks_task WHERE workflow_id = %s AND status = 'done'"
+        " AND completed_at IS NULL",
+        [workflow.pk],
+    ) == [(0,)]
+
+
+def test_rows_already_consistent_call_no_row_trigger_function():
+    # Bulk inserts and status-less updates pay for no plpgsql call per row: WHEN clauses.
+    conditions = dict(
+        sql(
+            "SELECT tgname, pg_get_triggerdef(oid) LIKE '%%WHEN%%' FROM pg_trigger"
+            " WHERE tgrelid = 'tasks_task'::regclass AND tgname LIKE 'pgtrigger_task_status%%'"
+        )
+    )
+    assert len(conditions) == 2 and all(conditions.values()), conditions
+
+
 def test_workflow_transition_refused_for_raw_sql():
     workflow = WorkflowFactory(name="Nightly")
     with (
