@@ -24,11 +24,10 @@ def article_search(
     terms = article_tsquery(query, config=SEARCH_CONFIG)
     if terms is None:
         return qs.none()
-    # Fetched once: as a subquery, the changelist's count and its page would each walk it again.
-    best = list(
+    best = (
         qs.filter(search_vector=terms)
         .order_by("-relevance_score", "title", "id")
-        .values_list("pk", flat=True)[:candidates]
+        .values("pk")[:candidates]
     )
     return (
         qs.filter(pk__in=best)
