@@ -24,13 +24,15 @@ def article_search(
     terms = article_tsquery(query, config=SEARCH_CONFIG)
     if terms is None:
         return qs.none()
-    best = (
+    # Fetched once, then passed as one array: as a subquery the changelist's count and page
+    # each walked the candidates again, and as `pk__in` a list costs one parameter per id.
+    best = list(
         qs.filter(search_vector=terms)
         .order_by("-relevance_score", "title", "id")
-        .values("pk")[:candidates]
+        .values_list("pk", flat=True)[:candidates]
     )
     return (
-        qs.filter(pk__in=best)
+        qs.filter(pk__any=best)
         .annotate(rank=SearchRank(F("search_vector"), terms))
         .order_by("-rank", "-relevance_score", "id")
     )

@@ -1,6 +1,7 @@
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from apps.knowledge.models import Article
 from apps.knowledge.selectors import article_search
@@ -39,8 +40,9 @@ def test_search_uses_the_gin_index():
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE knowledge_article")
         cursor.execute("SET LOCAL enable_seqscan = off")
-        sql, params = article_search(query="observability").query.sql_with_params()
-        cursor.execute("EXPLAIN " + sql, params)
+        with CaptureQueriesContext(connection) as phase_one:  # the candidates, fetched once
+            article_search(query="observability")
+        cursor.execute("EXPLAIN " + phase_one.captured_queries[-1]["sql"])
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert "article_search_gin" in plan
 
