@@ -3,7 +3,8 @@
 Each variant runs inside a transaction that is rolled back, so the database is left as it was.
 `ALTER TABLE … DISABLE TRIGGER USER` keeps foreign-key checks (internal triggers) on, so the only
 difference between the variants is Flowbase's own triggers (transitions, roll-up, cycle check,
-updated_at, audit capture). Goal: <= 1.3x for inserts.
+updated_at, audit capture). Goals for a bulk task insert: <= 2x server-side, <= 1.2x through the ORM
+(there Python builds the rows: compare the seconds as well as the ratio).
 
     python bench/triggers.py [--rows 100000] [--repeat 2]
 """
@@ -147,10 +148,9 @@ def main() -> None:
     for step in best[True]:
         off, on = best[False][step], best[True][step]
         print(f"{step:<26}{off:>13.3f}s{on:>13.3f}s{ratio(on, off):>9.2f}x")
-    for label in ("insert tasks", "insert tasks (server-side SQL)"):
-        print(
-            f"{label}: overhead {ratio(best[True][label], best[False][label]):.2f}x (goal <= 1.3x)"
-        )
+    for label, goal in (("insert tasks", 1.2), ("insert tasks (server-side SQL)", 2.0)):
+        on, off = best[True][label], best[False][label]
+        print(f"{label}: overhead {ratio(on, off):.2f}x, +{on - off:.2f}s (goal <= {goal}x)")
 
 
 if __name__ == "__main__":
