@@ -23,6 +23,7 @@ class HeartbeatWriter:
     retry_pause: float = 0.05  # after a failed one: the retry is a fresh connection
     committed: list[tuple[float, str, int]] = field(default_factory=list)  # (at, name, port)
     failures: list[tuple[float, str]] = field(default_factory=list)
+    begun: dict[str, float] = field(default_factory=dict)  # name -> when its attempt started
     stop: threading.Event = field(default_factory=threading.Event)
     crashed: BaseException | None = None
 
@@ -34,6 +35,7 @@ class HeartbeatWriter:
                 conn.close_if_unusable_or_obsolete()
                 n += 1
                 name = f"{self.prefix}{n}"
+                self.begun[name] = time.monotonic()
                 try:
                     with transaction.atomic():
                         Heartbeat.objects.create(name=name, beat_at=timezone.now())
@@ -49,4 +51,6 @@ class HeartbeatWriter:
             conn.close()
 
     def commits_after(self, moment: float) -> list[tuple[float, str, int]]:
-        return [c for c in self.committed if c[0] > moment]
+        """Commits of attempts begun after `moment`: one begun before it may still commit on
+        the old server and be recorded later, since its thread can lose the GIL in between."""
+        return [c for c in self.committed if self.begun[c[1]] > moment]
