@@ -5,17 +5,21 @@ from django.db.models import Avg, Count, Q
 from django.db.models.functions import TruncDay, TruncHour
 
 from apps.core import charts
+from apps.core.admin.changelist import CURSOR_VAR
 from apps.core.admin.partitioned import PartitionedShadowAdmin
+from apps.core.admin.scoping import request_scope
 from apps.core.units import MISSING, human_bytes, human_count, human_ms
 from apps.pg.partitioning.admin import DEFAULT_WINDOW, WINDOWS, date_window_filter, window_bounds
 
 from .models import EventRow, PerformanceMetricRow, Severity
-from .selectors import severity_counts
+from .selectors import severity_counts, severity_counts_rolled
 
 # Windows short enough for one column per hour; longer ones get one per day.
 HOURLY_WINDOWS = ("24h", "7d")
 # Sparklines drawn per (component, metric): the busiest first.
 MAX_METRIC_SERIES = 24
+# The filters the hourly roll-up can answer (every project's events of a window, per severity).
+ROLLED_FILTERS = {"window", "severity__exact", CURSOR_VAR}
 
 
 def _window(request) -> str:
@@ -47,12 +51,25 @@ def _time_axis(request, counts: dict, step: timedelta) -> list:
     return axis
 
 
-def _changelist_queryset(response):
-    """The list's own filtered queryset (time window, filters, search): the chart reads the
-    partitions that window prunes to, nothing more."""
+def _changelist(response):
     context = getattr(response, "context_data", None) or {}
-    cl = context.get("cl")
+    return context.get("cl")
+
+
+def _changelist_queryset(response):
+    """The list's own filtered queryset (time window, filters, search): a chart reads the
+    partitions that window prunes to, nothing more."""
+    cl = _changelist(response)
     return None if cl is None else cl.queryset
+
+
+def _rolled_severity(request, cl) -> tuple[bool, str | None]:
+    """(whether the roll-up can count this list, the severity it is filtered to)."""
+    params = cl.get_filters_params()
+    if cl.query or not request_scope(request).everything or set(params) - ROLLED_FILTERS:
+        return False, None
+    severity = (params.get("severity__exact") or [None])[-1]
+    return severity in (None, *Severity.values), severity
 
 
 @admin.register(EventRow)
@@ -88,17 +105,27 @@ class EventAdmin(PartitionedShadowAdmin):
 
     def changelist_view(self, request, extra_context=None):
         response = super().changelist_view(request, extra_context)
-        qs = _changelist_queryset(response)
-        if qs is not None:
-            response.context_data["events_chart"] = self.severity_chart(request, qs)
+        cl = _changelist(response)
+        if cl is not None:
+            response.context_data["events_chart"] = self.severity_chart(request, cl)
         return response
 
-    def severity_chart(self, request, qs):
-        """Events per hour (or day) by severity, one stacked column per bucket."""
+    def severity_chart(self, request, cl):
+        """Events per hour (or day) by severity, one stacked column per bucket: the list's own
+        rows (window, filters, search, project scope), closed hours from the hourly roll-up
+        where that counts the same rows."""
         trunc, fmt = _buckets(request)
         hourly = trunc is TruncHour
         step = timedelta(hours=1) if hourly else timedelta(days=1)
-        counts = severity_counts(qs, bucket="hour" if hourly else "day")
+        bucket = "hour" if hourly else "day"
+        rolled, severity = _rolled_severity(request, cl)
+        if rolled:
+            since, until = window_bounds(_window(request)) or (None, None)
+            counts = severity_counts_rolled(
+                cl.queryset, since=since, until=until, severity=severity, bucket=bucket
+            )
+        else:
+            counts = severity_counts(cl.queryset, bucket=bucket)
         buckets = _time_axis(request, counts, step)
         return charts.stacked_bars(
             [b.strftime(fmt) for b in buckets],

@@ -9,6 +9,7 @@ Each partitioned model has a read-only unmanaged "shadow" (`…Row`, same table,
 because the Django admin refuses to register a model with a composite primary key.
 """
 
+import pgtrigger
 from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 from django.db.models.functions import Now
@@ -18,6 +19,8 @@ from psqlextra.types import PostgresPartitioningMethod
 from apps.core.fields import JSONField
 from apps.core.models import choices_check
 from apps.pg.partitioning.fields import BigIdentityField
+
+from . import rollup
 
 
 class Severity(models.TextChoices):
@@ -72,6 +75,20 @@ class Event(EventColumns, PostgresPartitionedModel):
 
     class Meta:
         constraints = [choices_check("severity", Severity, "event_severity_valid")]
+        # A write into an hour the roll-up has closed marks that hour for recounting.
+        triggers = [
+            rollup.mark_hours_trigger(
+                "event_count_mark_insert", pgtrigger.Insert, pgtrigger.Referencing(new="new_rows")
+            ),
+            rollup.mark_hours_trigger(
+                "event_count_mark_update",
+                pgtrigger.Update,
+                pgtrigger.Referencing(old="old_rows", new="new_rows"),
+            ),
+            rollup.mark_hours_trigger(
+                "event_count_mark_delete", pgtrigger.Delete, pgtrigger.Referencing(old="old_rows")
+            ),
+        ]
         indexes = [
             # events of a workflow by type, newest first
             models.Index(
@@ -111,6 +128,57 @@ class EventRow(EventColumns):
         db_table = "events_event"
         verbose_name = "event"
         ordering = ["-created_at"]
+
+
+class EventHourCount(models.Model):
+    """Events per UTC hour and severity, every project's together: the events chart's closed
+    hours (apps.events.rollup). Scoped staff's charts are counted live from their own rows."""
+
+    hour = models.DateTimeField()
+    severity = models.CharField(max_length=10, choices=Severity)
+    events = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["hour", "severity"], name="event_hour_count_key"),
+            choices_check("severity", Severity, "event_hour_count_severity_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.hour:%Y-%m-%d %H:00} {self.severity}: {self.events}"
+
+
+class EventCountRollup(models.Model):
+    """The roll-up's one row: EventHourCount holds every hour in [rolled_from, rolled_through)
+    except those in EventCountDirtyHour; the chart counts everything else live."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    rolled_from = models.DateTimeField(null=True, blank=True)
+    rolled_through = models.DateTimeField(null=True, blank=True)
+    rolled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=models.Q(id=1), name="event_count_rollup_one_row"),
+            models.CheckConstraint(
+                condition=models.Q(rolled_from__lte=models.F("rolled_through")),
+                name="event_count_rollup_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"events rolled up over [{self.rolled_from}, {self.rolled_through})"
+
+
+class EventCountDirtyHour(models.Model):
+    """A rolled-up hour whose events changed since (a late or back-dated write, a delete): the
+    chart counts it live until the next roll-up recounts it."""
+
+    hour = models.DateTimeField(primary_key=True)
+    marked_at = models.DateTimeField(db_default=Now())
+
+    def __str__(self) -> str:
+        return f"{self.hour:%Y-%m-%d %H:00} (marked {self.marked_at:%Y-%m-%d %H:%M})"
 
 
 class MetricColumns(models.Model):

@@ -1,12 +1,14 @@
-"""Writes of the events app: `event_log` and `metric_record`."""
+"""Writes of the events app: `event_log`, `metric_record` and the chart's `event_counts_roll_up`."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
+from django.utils import timezone
 
 from apps.core.inputs import (
     finite_number,
@@ -17,7 +19,8 @@ from apps.core.inputs import (
     required_text,
 )
 
-from .models import Event, PerformanceMetric, Severity
+from . import rollup
+from .models import Event, EventCountRollup, PerformanceMetric, Severity
 
 
 @transaction.atomic
@@ -84,3 +87,90 @@ def metric_record(
     if optional_aware(recorded_at, what="Metric recorded_at") is not None:
         fields["recorded_at"] = recorded_at
     return PerformanceMetric.objects.create(**fields)
+
+
+# An hour is rolled up once it ended this long ago; later runs recount it for REDO more, so a
+# write that commits a little late is counted (one open longer than that is not).
+SETTLE = timedelta(minutes=5)
+REDO = timedelta(hours=1)
+CHUNK = timedelta(days=7)  # hours counted per transaction on a first (or re-)run
+
+
+@dataclass
+class RollupReport:
+    outcome: str  # "done" | "skipped" (another run holds the state row) | "empty"
+    hours_recounted: int = 0
+    marks_taken: int = 0
+    rolled_from: datetime | None = None
+    rolled_through: datetime | None = None
+
+
+def _floor_hour(at: datetime) -> datetime:
+    return at.replace(minute=0, second=0, microsecond=0)
+
+
+def _locked_state() -> EventCountRollup | None:
+    EventCountRollup.objects.get_or_create(pk=1)
+    return EventCountRollup.objects.select_for_update(skip_locked=True).filter(pk=1).first()
+
+
+def _execute(statements: list[str], params: dict) -> None:
+    with connection.cursor() as cursor:
+        for statement in statements:
+            cursor.execute(statement, params)
+
+
+def _follow_the_table(state: EventCountRollup, report: RollupReport) -> None:
+    """Match the covered range to the table's oldest row: detached partitions take their hours
+    out of the range; a re-attached older one (or a first run) starts the count over."""
+    with connection.cursor() as cursor:
+        cursor.execute(rollup.OLDEST_HOUR)
+        oldest = cursor.fetchone()[0]
+    if oldest is None:
+        _execute(["DELETE FROM events_eventhourcount"], {})
+        state.rolled_from = state.rolled_through = None
+        report.outcome = "empty"
+    elif state.rolled_from is None or oldest < state.rolled_from:
+        _execute(["DELETE FROM events_eventhourcount"], {})
+        state.rolled_from = state.rolled_through = oldest
+    elif oldest > state.rolled_from:
+        _execute(["DELETE FROM events_eventhourcount WHERE hour < %(lo)s"], {"lo": oldest})
+        state.rolled_from = oldest
+        state.rolled_through = max(state.rolled_through, oldest)
+
+
+def event_counts_roll_up(*, now: datetime | None = None) -> RollupReport:
+    """Count the events of closed hours into EventHourCount (resumable: one transaction per
+    CHUNK, each moving `rolled_through` on), recount marked hours, and the last REDO again."""
+    target = _floor_hour((now or timezone.now()) - SETTLE)
+    report = RollupReport("done")
+    with transaction.atomic():
+        state = _locked_state()
+        if state is None:
+            return RollupReport("skipped")
+        _follow_the_table(state, report)
+        with connection.cursor() as cursor:
+            cursor.execute(rollup.TAKE_MARKS)
+            marked = [hour for (hour,) in cursor.fetchall()]
+        report.marks_taken = len(marked)
+        covered = [h for h in marked if state.rolled_from is not None and h < state.rolled_through]
+        if covered:
+            _execute(rollup.RECOUNT_HOURS, {"hours": covered})
+            report.hours_recounted += len(covered)
+        state.save()
+    while report.outcome == "done":
+        with transaction.atomic():
+            state = _locked_state()
+            if state is None:
+                return RollupReport("skipped")
+            lo = max(state.rolled_from, state.rolled_through - REDO)
+            hi = max(min(state.rolled_through + CHUNK, target), state.rolled_through)
+            if lo < hi:
+                _execute(rollup.RECOUNT_RANGE, {"lo": lo, "hi": hi})
+                report.hours_recounted += int((hi - lo) / timedelta(hours=1))
+            state.rolled_through, state.rolled_at = hi, timezone.now()
+            state.save()
+        if hi >= target:
+            break
+    report.rolled_from, report.rolled_through = state.rolled_from, state.rolled_through
+    return report

@@ -31,6 +31,14 @@ DEFAULT_SCHEDULE: tuple[ScheduleEntry, ...] = (
         expire_seconds=14 * 60,
     ),
     ScheduleEntry(
+        name="events: hourly counts roll-up",
+        task="apps.events.tasks.event_counts_roll_up_task",
+        description="Count closed hours' events per severity for the events chart "
+        "(events.EventHourCount); recount hours marked by late writes.",
+        every=timedelta(minutes=5),
+        expire_seconds=4 * 60,
+    ),
+    ScheduleEntry(
         name="ops: partition upkeep",
         task="apps.ops.tasks.partitions_upkeep_task",
         description="Create upcoming partitions (never deletes).",
@@ -143,3 +151,17 @@ def install_schedule(
             changed.append(entry.name)
     beat_changes.update_or_create(ident=1, defaults={"last_update": now})
     return changed
+
+
+def install_from_migration(apps, schema_editor) -> None:
+    """RunPython body of a migration that adds schedule entries, with its historical models."""
+    from django.utils import timezone
+
+    install_schedule(
+        periodic_task=apps.get_model("django_celery_beat", "PeriodicTask"),
+        interval_schedule=apps.get_model("django_celery_beat", "IntervalSchedule"),
+        crontab_schedule=apps.get_model("django_celery_beat", "CrontabSchedule"),
+        periodic_tasks=apps.get_model("django_celery_beat", "PeriodicTasks"),
+        now=timezone.now(),
+        using=schema_editor.connection.alias,  # `migrate --database owner`: not the app's alias
+    )
