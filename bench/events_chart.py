@@ -1,17 +1,15 @@
-"""The events chart (events per day by severity over a date window): read live from the
-partitions the window prunes to (apps.events.selectors.severity_counts, what the admin runs) vs
-from the daily rollup, the materialized view project_daily_stats.
+"""The events chart (events per hour or day by severity over the list's window), as the admin
+draws it for every project's events: counted live from the partitions the window prunes to
+(apps.events.selectors.severity_counts) vs closed hours from the hourly roll-up with the rest
+counted live (severity_counts_rolled).
 
     make bench ARGS="events_chart"                       # on whatever events the database has
     make bench ARGS="events_chart --events 2000000"      # + N events over the last 30 days, rolled back
 
-Windows of 1, 7 and 30 whole UTC days ending at today's midnight: the rollup has one row per
-project and UTC day, so both sides count the same days and only events that name a project
-(the view leaves workflow-only events out). Both sides must return the same counts. The view is
-refreshed first, on this connection; in service it lags the table by up to its staleness limit
-(30 min, apps/ops/matviews.py), and it cannot draw the hourly columns of the 24 h / 7 d chart at
-all; those are timed live on their own line. `--events N` inserts N events inside one transaction
-and rolls it back at the end, so nothing is left behind.
+The windows are the admin's (24 h and 7 d per hour, 30 d and all time per day); both sides must
+return the same counts. The roll-up is brought up to date first, on this connection, and its
+first (full) run and a second, incremental one are timed. `--events N` inserts N events inside
+one transaction and rolls it back at the end with the roll-up it went into: nothing is left.
 """
 
 import argparse
@@ -20,43 +18,32 @@ from datetime import UTC, datetime, timedelta
 
 from _setup import interleaved, percentile, ratio, summary
 from django.db import connection, transaction
-from django.db.models import Sum
 
-from apps.events.models import Severity
-from apps.events.selectors import event_window, severity_counts
-from apps.ops.models import ProjectDailyStats
+from apps.events import services
+from apps.events.models import Event, Severity
+from apps.events.selectors import severity_counts, severity_counts_rolled
+from apps.pg.partitioning.admin import window_bounds
 
-WINDOWS_DAYS = (1, 7, 30)
+WINDOWS = (("24h", "hour"), ("7d", "hour"), ("30d", "day"), ("all", "day"))
 SEVERITIES = [value for value, _label in Severity.choices]
 
 
-def live(since: datetime, until: datetime, bucket: str = "day"):
-    def run():
-        events = event_window(since=since, until=until).filter(project_id__isnull=False)
-        return severity_counts(events, bucket=bucket)
+def _rows(since, until):
+    return (
+        Event.objects.filter(created_at__gte=since, created_at__lt=until)
+        if since
+        else Event.objects.all()
+    )
 
-    return run
+
+def live(since, until, bucket):
+    return lambda: severity_counts(_rows(since, until), bucket=bucket)
 
 
-def rollup(since: datetime, until: datetime):
-    """The same counts from project_daily_stats, summed over projects, zero counts left out (as
-    the live side never returns them)."""
-
-    def run():
-        rows = (
-            ProjectDailyStats.objects.filter(day__gte=since.date(), day__lt=until.date())
-            .values("day")
-            .annotate(**{s: Sum(f"events_{s}") for s in SEVERITIES})
-            .order_by()
-        )
-        counts: dict = {}
-        for row in rows:
-            by = {s: row[s] for s in SEVERITIES if row[s]}
-            if by:
-                counts[datetime(row["day"].year, row["day"].month, row["day"].day, tzinfo=UTC)] = by
-        return counts
-
-    return run
+def rolled(since, until, bucket):
+    return lambda: severity_counts_rolled(
+        _rows(since, until), since=since, until=until, bucket=bucket
+    )
 
 
 def synthesize(n: int, since: datetime, until: datetime) -> None:
@@ -80,41 +67,35 @@ def synthesize(n: int, since: datetime, until: datetime) -> None:
         print(f"  + {n:,} events in {time.perf_counter() - started:.1f} s (rolled back at the end)")
 
 
-def refresh_rollup() -> None:
-    started = time.perf_counter()
-    with connection.cursor() as cursor:
-        cursor.execute("REFRESH MATERIALIZED VIEW project_daily_stats")
-    print(f"  refresh project_daily_stats: {(time.perf_counter() - started) * 1000:.0f} ms")
+def roll_up() -> None:
+    for run in ("first (every closed hour)", "incremental (the last hour again)"):
+        started = time.perf_counter()
+        report = services.event_counts_roll_up()
+        print(
+            f"  roll-up, {run}: {(time.perf_counter() - started) * 1000:,.0f} ms,"
+            f" {report.hours_recounted:,} hours counted, up to {report.rolled_through:%Y-%m-%d %H:00}"
+        )
 
 
-def events_in(since: datetime, until: datetime) -> int:
-    return event_window(since=since, until=until).filter(project_id__isnull=False).count()
-
-
-def compare(days: int, today: datetime, repeat: int) -> None:
-    since, until = today - timedelta(days=days), today
+def compare(window: str, bucket: str, repeat: int) -> tuple[float, float]:
+    since, until = window_bounds(window) or (None, None)
     sides = {
-        "live (pruned partitions)": live(since, until),
-        "rollup (matview)": rollup(since, until),
+        "live (pruned partitions)": live(since, until, bucket),
+        "roll-up + live rest": rolled(since, until, bucket),
     }
     for run in sides.values():
         run()  # warm-up (plans, caches)
     samples = interleaved(sides, repeat=repeat)
-    counts = sides["rollup (matview)"]()
+    counts = sides["live (pruned partitions)"]()
     total = sum(n for by in counts.values() for n in by.values())
-    print(f"{days} d: {since:%Y-%m-%d} .. {until:%Y-%m-%d}, {total:,} events in {len(counts)} days")
+    print(f"{window} per {bucket}: {total:,} events in {len(counts):,} {bucket}s")
     for name, runs in samples.items():
         print(f"  {name:<26} {summary(runs)}")
-    live_name, view_name = list(sides)
-    print(
-        f"  => rollup {ratio(percentile(samples[live_name], 50), percentile(samples[view_name], 50)):.1f}x"
-        f" at p50, {ratio(percentile(samples[live_name], 95), percentile(samples[view_name], 95)):.1f}x"
-        " at p95 (same counts on both sides)"
-    )
-    if days <= 7:
-        # What the 24 h / 7 d chart draws: per hour, which the daily rollup has no rows for.
-        hourly = interleaved({"live hourly": live(since, until, "hour")}, repeat=repeat)
-        print(f"  {'live hourly (no rollup)':<26} {summary(hourly['live hourly'])}")
+    live_name, rolled_name = list(sides)
+    p50 = ratio(percentile(samples[live_name], 50), percentile(samples[rolled_name], 50))
+    p95 = ratio(percentile(samples[live_name], 95), percentile(samples[rolled_name], 95))
+    print(f"  => roll-up {p50:.1f}x at p50, {p95:.1f}x at p95 (same counts on both sides)")
+    return p50, p95
 
 
 def main() -> None:
@@ -123,16 +104,14 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=0, help="add N events (rolled back)")
     args = parser.parse_args()
     now = datetime.now(UTC)
-    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    longest = today - timedelta(days=max(WINDOWS_DAYS))
     with transaction.atomic():
         if args.events:
-            synthesize(args.events, longest, now)
-        print(f"events naming a project in the last 30 whole days: {events_in(longest, today):,}")
-        refresh_rollup()
-        for days in WINDOWS_DAYS:
-            compare(days, today, args.repeat)
-        transaction.set_rollback(True)  # synthetic rows and the refresh they went into
+            synthesize(args.events, now - timedelta(days=30), now)
+        print(f"events in the table: ~{Event.objects.count():,}")
+        roll_up()
+        for window, bucket in WINDOWS:
+            compare(window, bucket, args.repeat)
+        transaction.set_rollback(True)  # synthetic rows and the roll-up they went into
 
 
 if __name__ == "__main__":
