@@ -41,9 +41,11 @@ def mark_hours_trigger(name: str, operation, referencing: pgtrigger.Referencing)
     )
 
 
+FORGET_RANGE = "DELETE FROM events_eventhourcount WHERE hour >= %(lo)s AND hour < %(hi)s"
+
 # Recount [lo, hi): the hours' old counts out, fresh ones in (one transaction, the caller's).
 RECOUNT_RANGE = [
-    "DELETE FROM events_eventhourcount WHERE hour >= %(lo)s AND hour < %(hi)s",
+    FORGET_RANGE,
     "INSERT INTO events_eventhourcount (hour, severity, events)"
     " SELECT " + HOUR.format(column="created_at") + ", severity, count(*) FROM events_event"
     " WHERE created_at >= %(lo)s AND created_at < %(hi)s GROUP BY 1, 2",
@@ -64,10 +66,11 @@ TAKE_MARKS = "DELETE FROM events_eventcountdirtyhour RETURNING hour"
 
 OLDEST_HOUR = "SELECT " + HOUR.format(column="min(created_at)") + " FROM events_event"
 
-# What the chart needs to know, in one round trip: the covered range, the table's oldest row
-# (a detached partition's hours are still covered until the next run), the marked hours.
+# What the chart needs to know, in one round trip: the covered range and the marked hours.
+# (No min(created_at): planned over every partition it costs more than the rest of the chart;
+# a detached partition's hours are dropped by the detach itself, event_counts_forget.)
 CHART_STATE = (
-    "SELECT s.rolled_from, s.rolled_through, (SELECT min(created_at) FROM events_event),"
+    "SELECT s.rolled_from, s.rolled_through,"
     " ARRAY(SELECT hour FROM events_eventcountdirtyhour ORDER BY hour LIMIT %(limit)s)"
     " FROM events_eventcountrollup s WHERE s.id = 1"
 )

@@ -102,10 +102,10 @@ def rolled_range(
     (lo, hi, marked), or None when it holds none of them (or too many are marked)."""
     with connections[using].cursor() as cursor:
         cursor.execute(rollup.CHART_STATE, {"limit": MAX_MARKED_HOURS + 1})
-        rolled_from, rolled_through, oldest, marked = cursor.fetchone() or (None,) * 4
-    if rolled_through is None or oldest is None or len(marked) > MAX_MARKED_HOURS:
+        rolled_from, rolled_through, marked = cursor.fetchone() or (None,) * 3
+    if rolled_through is None or len(marked) > MAX_MARKED_HOURS:
         return None
-    lo = max([rolled_from, _hour_floor(oldest)] + ([_hour_ceil(since)] if since else []))
+    lo = max([rolled_from] + ([_hour_ceil(since)] if since else []))
     hi = min([rolled_through] + ([_hour_floor(until)] if until else []))
     return (lo, hi, [h for h in marked if lo <= h < hi]) if lo < hi else None
 

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.utils import timezone
 
 from apps.core.inputs import (
@@ -137,6 +137,16 @@ def _follow_the_table(state: EventCountRollup, report: RollupReport) -> None:
         _execute(["DELETE FROM events_eventhourcount WHERE hour < %(lo)s"], {"lo": oldest})
         state.rolled_from = oldest
         state.rolled_through = max(state.rolled_through, oldest)
+
+
+def event_counts_forget(
+    *, range_from: datetime, range_to: datetime, using: str = DEFAULT_DB_ALIAS, **_signal
+) -> int:
+    """Drop the counted hours of [range_from, range_to) (a detached partition's): the chart then
+    shows them empty, as the table now is. Returns the rows dropped."""
+    with connections[using].cursor() as cursor:
+        cursor.execute(rollup.FORGET_RANGE, {"lo": range_from, "hi": range_to})
+        return cursor.rowcount
 
 
 def event_counts_roll_up(*, now: datetime | None = None) -> RollupReport:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.contrib.auth.models import Permission, User
-from django.db import connection
+from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -143,19 +143,31 @@ def test_writes_before_the_first_run_mark_nothing_and_runs_are_idempotent(events
     assert set(EventHourCount.objects.values_list("hour", "severity", "events")) == first
 
 
-def test_hours_older_than_the_oldest_row_are_not_read(events):
-    """A detached partition's hours stay in the roll-up until its next run; the chart starts at
-    the oldest row the table still holds."""
+@pytest.mark.django_db(transaction=True, databases=["default", "owner"])
+@pytest.mark.usefixtures("restore_partitions")
+def test_a_detached_partition_leaves_the_chart_in_the_same_transaction():
+    """A DETACH fires no trigger: the detach itself drops the partition's counted hours."""
+    from apps.pg.partitioning import services as partition_services
+
+    start = timezone.now().astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    start = (start - timedelta(days=14 * 31)).replace(day=1)
+    end = (start + timedelta(days=32)).replace(day=1)
+    with connections["owner"].cursor() as cursor:
+        cursor.execute(
+            "CREATE TABLE events_event_prollup PARTITION OF events_event"
+            " FOR VALUES FROM (%s) TO (%s)",
+            [start, end],
+        )
+    EventFactory.create_batch(3, created_at=start + timedelta(days=2), severity="error")
+    EventFactory.create_batch(2, created_at=NOW - timedelta(days=2))
     services.event_counts_roll_up(now=NOW)
-    oldest = min(e.created_at for e in events)
-    Event.objects.filter(created_at__lt=_hour(oldest) + timedelta(days=1)).delete()
-    EventCountDirtyHour.objects.all().delete()  # as a DETACH, which fires no trigger
+    assert EventHourCount.objects.filter(hour__lt=end).exists()
+
+    [done] = partition_services.partitions_detach(apply=True, models=[Event])
+    assert done.partition == "events_event_prollup" and done.status == "done"
+    assert not EventHourCount.objects.filter(hour__gte=start, hour__lt=end).exists()
     live, rolled = _both(None, bucket="day")
-    assert rolled == live
-    services.event_counts_roll_up(now=NOW)
-    assert EventCountRollup.objects.get().rolled_from == _hour(
-        Event.objects.earliest("created_at").created_at
-    )
+    assert rolled == live and sum(n for by in live.values() for n in by.values()) == 2
 
 
 def test_an_empty_table_leaves_nothing_rolled_up():

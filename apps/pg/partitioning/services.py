@@ -36,6 +36,7 @@ from .policy import (
     truncate,
     utc_now,
 )
+from .signals import partition_detached
 
 
 @dataclass
@@ -243,6 +244,12 @@ def partitions_detach(
                         ):
                             cursor.execute(statement)
                         hooks.grants_sync(schema=ARCHIVE_SCHEMA, name=part.name, using=using)
+                        partition_detached.send(
+                            sender=config.model,
+                            range_from=part.range_from,
+                            range_to=part.range_to,
+                            using=using,
+                        )
                     action.status = "done"
                 except DatabaseError as exc:
                     action.status = "failed"
