@@ -132,9 +132,10 @@ def severity_counts_rolled(
     )
     if severity:
         rolled = rolled.filter(severity=severity)
+    if bucket != "hour":  # an hour is its own bucket: no truncation to compute and convert
+        rolled = rolled.annotate(bucket=BUCKETS[bucket]("hour", tzinfo=UTC))
     rows = (
-        rolled.annotate(bucket=BUCKETS[bucket]("hour", tzinfo=UTC))
-        .values_list("bucket", "severity")
+        rolled.values_list("hour" if bucket == "hour" else "bucket", "severity")
         .annotate(n=Sum("events"))
         .order_by()
     )
