@@ -11,7 +11,7 @@ from django.test import TransactionTestCase
 # the next database test that finds them missing.
 SHIPPED_ROWS = [
     ("apps.dbhealth.migrations.0002_operators_group_and_default_checks", "forwards"),
-    ("apps.ops.migrations.0006_beat_schedule_dbhealth", "install"),
+    ("apps.ops.schedule", "install_from_migration"),
     ("apps.backups.migrations.0002_beat_schedule", "install"),
 ]
 

@@ -31,14 +31,7 @@ def mark_hours_trigger(name: str, operation, referencing: pgtrigger.Referencing)
     """AFTER … FOR EACH STATEMENT: the covered hours of the statement's rows (old and new)."""
     sources = [table for table in (referencing.old, referencing.new) if table]
     rows = " UNION ALL ".join(f"SELECT created_at FROM {table}" for table in sources)
-    return pgtrigger.Trigger(
-        name=name,
-        level=pgtrigger.Statement,
-        when=pgtrigger.After,
-        operation=operation,
-        referencing=referencing,
-        func=triggers.ModelFunc(_MARK.format(rows=rows) + " RETURN NULL;"),
-    )
+    return triggers.after_statement(name, operation, referencing, _MARK.format(rows=rows))
 
 
 FORGET_RANGE = "DELETE FROM events_eventhourcount WHERE hour >= %(lo)s AND hour < %(hi)s"

@@ -113,6 +113,21 @@ def status_transitions_derived(
     ]
 
 
+def after_statement(
+    name: str, operation, referencing: pgtrigger.Referencing, body: str
+) -> pgtrigger.Trigger:
+    """AFTER … FOR EACH STATEMENT over the statement's transition tables, running `body` (a
+    ModelFunc template)."""
+    return pgtrigger.Trigger(
+        name=name,
+        level=pgtrigger.Statement,
+        when=pgtrigger.After,
+        operation=operation,
+        referencing=referencing,
+        func=ModelFunc(body + " RETURN NULL;"),
+    )
+
+
 class StatementTrigger(pgtrigger.Trigger):
     """An AFTER … FOR EACH STATEMENT trigger whose body is built from the model it is declared
     on: subclasses implement `body(model)`."""

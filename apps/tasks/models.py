@@ -79,18 +79,12 @@ def _rollup_rows(alias: str, *, removed: bool) -> str:
 
 def _rollup_trigger(name: str, operation, referencing, sources: list[str]) -> pgtrigger.Trigger:
     rows = " UNION ALL ".join(sources)
-    return pgtrigger.Trigger(
-        name=name,
-        level=pgtrigger.Statement,
-        when=pgtrigger.After,
-        operation=operation,
-        referencing=referencing,
-        func=triggers.ModelFunc(
-            "WITH delta AS (SELECT workflow_id, sum(total)::int AS total, sum(done)::int AS done,"
-            f" bool_or(started) AS started FROM ({rows}) x GROUP BY workflow_id) "
-            + _ROLLUP_UPDATE
-            + " RETURN NULL;"
-        ),
+    return triggers.after_statement(
+        name,
+        operation,
+        referencing,
+        "WITH delta AS (SELECT workflow_id, sum(total)::int AS total, sum(done)::int AS done,"
+        f" bool_or(started) AS started FROM ({rows}) x GROUP BY workflow_id) " + _ROLLUP_UPDATE,
     )
 
 

@@ -118,6 +118,26 @@ def test_offered_sort_is_applied_with_a_same_direction_tie_breaker(staff_client,
     assert any('ORDER BY "tasks_task"."id" ASC' in sql for sql in sqls)
 
 
+@pytest.mark.parametrize(
+    ("order", "expected"),
+    [
+        ("8", '"tasks_task"."updated_at" ASC, "tasks_task"."id" ASC'),
+        ("-8", '"tasks_task"."updated_at" DESC, "tasks_task"."id" DESC'),
+        ("5", '"tasks_task"."priority" ASC, "tasks_task"."id" ASC'),
+    ],
+)
+def test_the_tie_breaker_follows_a_column_sort_so_its_index_serves_it(
+    staff_client, big_tables, order, expected
+):
+    # The list's queryset orders by "-id" itself: that tie-breaker turns with the sort too,
+    # or (updated_at ASC, id DESC) re-sorts every row of a million-row table.
+    f.TaskFactory.create_batch(3)
+    response, sqls = _queries(staff_client, TASKS, {"o": order})
+    assert not _messages(response)
+    page = [sql for sql in sqls if 'FROM "tasks_task"' in sql and "COUNT(" not in sql]
+    assert any(f"ORDER BY {expected}" in sql for sql in page), page
+
+
 def _leading_index_columns(table: str) -> set[str]:
     with connection.cursor() as cursor:
         cursor.execute(

@@ -20,8 +20,8 @@ DATA_MIGRATIONS = [
     ("apps.dbhealth.migrations.0002_operators_group_and_default_checks", "forwards"),
     ("apps.dbhealth.migrations.0002_operators_group_and_default_checks", "backwards"),
     ("apps.dbhealth.migrations.0005_redact_stored_samples", "forwards"),
-    ("apps.ops.migrations.0004_beat_schedule", "install"),
-    ("apps.ops.migrations.0006_beat_schedule_dbhealth", "install"),
+    # 0004, 0006, 0011 and dbhealth 0007 all run this one function
+    ("apps.ops.migrations.0011_beat_schedule_event_counts", "install_from_migration"),
     ("apps.workflows.migrations.0005_filestore_external_key_legacy", "move_filestore_metadata"),
 ]
 TOUCHED_TABLES = [

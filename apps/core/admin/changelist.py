@@ -68,10 +68,16 @@ class BigTableChangeList(ChangeList):
 
     def _get_deterministic_ordering(self, ordering):
         ordering = super()._get_deterministic_ordering(ordering)
-        # Django appends "-pk" whatever the direction before it: follow that direction instead.
-        previous = ordering[-2] if len(ordering) >= 2 else None
-        if ordering[-1:] == ["-pk"] and isinstance(previous, str) and not previous.startswith("-"):
-            ordering[-1] = "pk"
+        # The pk tie-breaker (Django's "-pk", or the queryset's own "-id") comes whatever the
+        # direction before it: follow that direction instead.
+        if len(ordering) < 2 or not all(isinstance(part, str) for part in ordering[-2:]):
+            return ordering
+        previous, last = ordering[-2], ordering[-1]
+        pk = self.lookup_opts.pk
+        if last.lstrip("-") in ("pk", pk.name, pk.attname) and previous.lstrip("-") != last.lstrip(
+            "-"
+        ):
+            ordering[-1] = ("-" if previous.startswith("-") else "") + last.lstrip("-")
         return ordering
 
     # --- keyset ---------------------------------------------------------------------------------

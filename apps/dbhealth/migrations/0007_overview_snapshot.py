@@ -3,20 +3,7 @@ idempotent install as ops 0006 and `manage.py beat_schedule_install`)."""
 
 from django.db import migrations, models
 
-
-def install_schedule(apps, schema_editor):
-    from django.utils import timezone
-
-    from apps.ops.schedule import install_schedule as install
-
-    install(
-        periodic_task=apps.get_model("django_celery_beat", "PeriodicTask"),
-        interval_schedule=apps.get_model("django_celery_beat", "IntervalSchedule"),
-        crontab_schedule=apps.get_model("django_celery_beat", "CrontabSchedule"),
-        periodic_tasks=apps.get_model("django_celery_beat", "PeriodicTasks"),
-        now=timezone.now(),
-        using=schema_editor.connection.alias,  # `migrate --database owner`
-    )
+from apps.ops.schedule import install_from_migration
 
 
 class Migration(migrations.Migration):
@@ -53,5 +40,5 @@ class Migration(migrations.Migration):
                 "get_latest_by": "taken_at",
             },
         ),
-        migrations.RunPython(install_schedule, migrations.RunPython.noop),
+        migrations.RunPython(install_from_migration, migrations.RunPython.noop),
     ]

@@ -2,20 +2,8 @@
 Idempotent; `manage.py beat_schedule_install` runs the same code later."""
 
 from django.db import migrations
-from django.utils import timezone
 
-
-def install(apps, schema_editor):
-    from apps.ops.schedule import install_schedule
-
-    install_schedule(
-        periodic_task=apps.get_model("django_celery_beat", "PeriodicTask"),
-        interval_schedule=apps.get_model("django_celery_beat", "IntervalSchedule"),
-        crontab_schedule=apps.get_model("django_celery_beat", "CrontabSchedule"),
-        periodic_tasks=apps.get_model("django_celery_beat", "PeriodicTasks"),
-        now=timezone.now(),
-        using=schema_editor.connection.alias,  # `migrate --database owner`: not the app's alias
-    )
+from apps.ops.schedule import install_from_migration
 
 
 class Migration(migrations.Migration):
@@ -24,4 +12,4 @@ class Migration(migrations.Migration):
         ("django_celery_beat", "0019_alter_periodictasks_options"),
     ]
 
-    operations = [migrations.RunPython(install, migrations.RunPython.noop)]
+    operations = [migrations.RunPython(install_from_migration, migrations.RunPython.noop)]
