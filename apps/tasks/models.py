@@ -195,6 +195,8 @@ class Task(TimeStampedModel):
             models.Index(fields=["assignee", "status"], name="task_assignee_status_idx"),
             # The admin's sorts (bench/admin.py): a page is 50 rows of an index, not a sort of all.
             models.Index(fields=["priority", "id"], name="task_priority_id_idx"),
+            # the list filtered by status, newest first: a range, not a walk of the pk
+            models.Index(fields=["status", "id"], name="task_status_id_idx"),
             models.Index(fields=["updated_at", "id"], name="task_updated_id_idx"),
             # The admin's search by external key ("15.1") across workflows.
             models.Index(fields=["external_key"], name="task_external_key_idx"),
