@@ -109,6 +109,8 @@ WORKFLOW_FILTER = "workflow__id__exact"
 @admin.register(Task)
 class TaskAdmin(BigTableAdmin):
     project_lookup = "workflow__project_id"
+    # Filtered by status the rows are clustered by id: keys through (status, id), then rows.
+    page_keys_first = True
     form = TaskForm
     action_form = TaskActionForm
     actions = ("change_status", "change_priority")

@@ -138,6 +138,22 @@ def test_the_tie_breaker_follows_a_column_sort_so_its_index_serves_it(
     assert any(f"ORDER BY {expected}" in sql for sql in page), page
 
 
+def test_the_task_page_takes_its_keys_first_then_its_rows_in_the_same_order(
+    staff_client, small_pages
+):
+    blocked = f.TaskFactory.create_batch(7, status="blocked")
+    f.TaskFactory.create_batch(4, status="pending")
+    for params, expected in (
+        ({"status__exact": "blocked"}, sorted((t.pk for t in blocked), reverse=True)[:5]),
+        ({"status__exact": "blocked", "o": "1"}, sorted(t.pk for t in blocked)[:5]),
+    ):
+        response, sqls = _queries(staff_client, TASKS, params)
+        keys = [sql for sql in sqls if sql.startswith('SELECT "tasks_task"."id" AS "pk" FROM')]
+        assert len(keys) == 1 and "LIMIT 5" in keys[0] and "JOIN" not in keys[0], keys
+        assert [t.pk for t in response.context["cl"].result_list] == expected
+        assert response.context["cl"].result_count == 7
+
+
 def _leading_index_columns(table: str) -> set[str]:
     with connection.cursor() as cursor:
         cursor.execute(
