@@ -108,7 +108,7 @@ def ensure_data(scale: str, wanted: list[str]) -> None:
         if "events" in wanted:
             # What the beat job keeps up to date every 5 minutes: the chart's closed hours.
             event_counts_roll_up()
-        if "knowledge" not in wanted and "audit" not in wanted:
+        if "articles" not in wanted and "audit" not in wanted:
             return
         kb_articles(ARTICLES[scale])
         # The audit list needs a realistic week: capture is off while seeding, so write it here.
