@@ -5,7 +5,6 @@ from django.db.models import Avg, Count, Q
 from django.db.models.functions import TruncDay, TruncHour
 
 from apps.core import charts
-from apps.core.admin.changelist import CURSOR_VAR
 from apps.core.admin.partitioned import PartitionedShadowAdmin
 from apps.core.admin.scoping import request_scope
 from apps.core.units import MISSING, human_bytes, human_count, human_ms
@@ -19,7 +18,7 @@ HOURLY_WINDOWS = ("24h", "7d")
 # Sparklines drawn per (component, metric): the busiest first.
 MAX_METRIC_SERIES = 24
 # The filters the hourly roll-up can answer (every project's events of a window, per severity).
-ROLLED_FILTERS = {"window", "severity__exact", CURSOR_VAR}
+ROLLED_FILTERS = {"window", "severity__exact"}
 
 
 def _window(request) -> str:
@@ -66,10 +65,17 @@ def _changelist_queryset(response):
 def _rolled_severity(request, cl) -> tuple[bool, str | None]:
     """(whether the roll-up can count this list, the severity it is filtered to)."""
     params = cl.get_filters_params()
-    if cl.query or not request_scope(request).everything or set(params) - ROLLED_FILTERS:
+    if (
+        cl.query
+        or getattr(cl, "cursor_token", "")  # an "Older" page: the rows before its cursor only
+        or not request_scope(request).everything
+        or set(params) - ROLLED_FILTERS
+    ):
         return False, None
-    severity = (params.get("severity__exact") or [None])[-1]
-    return severity in (None, *Severity.values), severity
+    severities = params.get("severity__exact") or [None]
+    if len(severities) != 1:  # several values are OR-ed by the list: count that live
+        return False, None
+    return severities[0] in (None, *Severity.values), severities[0]
 
 
 @admin.register(EventRow)

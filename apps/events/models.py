@@ -10,6 +10,7 @@ because the Django admin refuses to register a model with a composite primary ke
 """
 
 import pgtrigger
+from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 from django.db.models.functions import Now
@@ -156,6 +157,9 @@ class EventCountRollup(models.Model):
     rolled_from = models.DateTimeField(null=True, blank=True)
     rolled_through = models.DateTimeField(null=True, blank=True)
     rolled_at = models.DateTimeField(null=True, blank=True)
+    # The partitions attached at the last run: one attached since (ATTACH fires no trigger) has
+    # its range recounted.
+    partitions = ArrayField(models.CharField(max_length=63), null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -171,11 +175,17 @@ class EventCountRollup(models.Model):
 
 
 class EventCountDirtyHour(models.Model):
-    """A rolled-up hour whose events changed since (a late or back-dated write, a delete): the
-    chart counts it live until the next roll-up recounts it."""
+    """A closed hour whose events changed (a late or back-dated write, a delete), one row per
+    hour and writing transaction: the chart counts it live until a roll-up run recounts it."""
 
-    hour = models.DateTimeField(primary_key=True)
+    hour = models.DateTimeField()
+    xact = models.BigIntegerField()  # the writer's transaction id: marks never conflict
     marked_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["hour", "xact"], name="event_count_mark_key"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.hour:%Y-%m-%d %H:00} (marked {self.marked_at:%Y-%m-%d %H:%M})"

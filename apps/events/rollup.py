@@ -2,11 +2,12 @@
 
 The roll-up job (`services.event_counts_roll_up`) counts closed hours of `events_event` into
 `events_eventhourcount` and records the range it covers in `events_eventcountrollup`. A write
-into a covered hour (a back-dated import, a delete, an update of `created_at`) fires the
-statement trigger below, which marks the hour in `events_eventcountdirtyhour`; the chart counts
-marked hours live until the next run recounts them. The mark upserts with DO UPDATE so it holds
-the row's lock until the writer commits: the job's DELETE of the marks waits for it, then its
-recount sees the writer's rows.
+into a closed hour (a back-dated import, a delete, an update of `created_at`), counted yet or
+not, fires the statement trigger below, which marks the hour in `events_eventcountdirtyhour`;
+the chart counts marked hours live until a run recounts them. A mark is keyed by hour and
+writing transaction and inserted with DO NOTHING: writers never wait for each other or for the
+job. The job takes (deletes) only the marks it can see, i.e. of committed writers, whose rows its
+recount then sees; a mark still uncommitted stays, and is taken by a later run.
 """
 
 from __future__ import annotations
@@ -18,23 +19,32 @@ from apps.pg import triggers
 # Hours are UTC hours, whatever the session's TimeZone: the chart's buckets are UTC too.
 HOUR = "date_trunc('hour', {column}, 'UTC')"
 
+# Closed: ended SETTLE (services.SETTLE) ago by the clock, as the job counts them; a row written
+# into the open hour needs no mark (the job counts that hour later, and recounts its last one).
 _MARK = (
-    "INSERT INTO {{tables[events.EventCountDirtyHour]}} (hour, marked_at)"
-    " SELECT DISTINCT " + HOUR.format(column="r.created_at") + ", now()"
-    " FROM ({rows}) r JOIN {{tables[events.EventCountRollup]}} s"
-    " ON r.created_at >= s.rolled_from AND r.created_at < s.rolled_through"
-    " ON CONFLICT (hour) DO UPDATE SET marked_at = EXCLUDED.marked_at;"
+    "INSERT INTO {{tables[events.EventCountDirtyHour]}} (hour, xact)"
+    " SELECT DISTINCT " + HOUR.format(column="r.created_at") + ","
+    " pg_catalog.pg_current_xact_id()::text::bigint"
+    " FROM ({rows}) r JOIN {{tables[events.EventCountRollup]}} s ON r.created_at >= s.rolled_from"
+    " WHERE r.created_at < "
+    + HOUR.format(column="pg_catalog.clock_timestamp() - interval '5 minutes'")
+    + " ON CONFLICT (hour, xact) DO NOTHING;"
 )
 
 
 def mark_hours_trigger(name: str, operation, referencing: pgtrigger.Referencing):
-    """AFTER … FOR EACH STATEMENT: the covered hours of the statement's rows (old and new)."""
+    """AFTER … FOR EACH STATEMENT: the closed hours of the statement's rows (old and new)."""
     sources = [table for table in (referencing.old, referencing.new) if table]
     rows = " UNION ALL ".join(f"SELECT created_at FROM {table}" for table in sources)
     return triggers.after_statement(name, operation, referencing, _MARK.format(rows=rows))
 
 
 FORGET_RANGE = "DELETE FROM events_eventhourcount WHERE hour >= %(lo)s AND hour < %(hi)s"
+
+FORGET_PARTITION = (
+    "UPDATE events_eventcountrollup SET partitions = array_remove(partitions, %(name)s)"
+    " WHERE id = 1"
+)
 
 # Recount [lo, hi): the hours' old counts out, fresh ones in (one transaction, the caller's).
 RECOUNT_RANGE = [
@@ -54,8 +64,14 @@ RECOUNT_HOURS = [
     " GROUP BY 1, 2",
 ]
 
-# Every mark, taken in the job's transaction (waits for writers still holding one).
-TAKE_MARKS = "DELETE FROM events_eventcountdirtyhour RETURNING hour"
+# The visible marks of [lo, hi), taken in the job's transaction (uncommitted ones stay).
+TAKE_MARKS = (
+    "DELETE FROM events_eventcountdirtyhour WHERE hour >= %(lo)s AND hour < %(hi)s RETURNING hour"
+)
+
+# Taken first in each job transaction, as a detach takes it first: the job's row locks on the
+# counts then never wait behind a DETACH that waits for the job (a deadlock).
+LOCK_EVENTS = "LOCK TABLE events_event IN ACCESS SHARE MODE"
 
 OLDEST_HOUR = "SELECT " + HOUR.format(column="min(created_at)") + " FROM events_event"
 
@@ -64,6 +80,7 @@ OLDEST_HOUR = "SELECT " + HOUR.format(column="min(created_at)") + " FROM events_
 # a detached partition's hours are dropped by the detach itself, event_counts_forget.)
 CHART_STATE = (
     "SELECT s.rolled_from, s.rolled_through,"
-    " ARRAY(SELECT hour FROM events_eventcountdirtyhour ORDER BY hour LIMIT %(limit)s)"
+    " ARRAY(SELECT DISTINCT hour FROM events_eventcountdirtyhour"
+    " WHERE hour >= s.rolled_from AND hour < s.rolled_through ORDER BY hour LIMIT %(limit)s)"
     " FROM events_eventcountrollup s WHERE s.id = 1"
 )

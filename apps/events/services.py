@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -18,6 +18,7 @@ from apps.core.inputs import (
     optional_text,
     required_text,
 )
+from apps.pg import catalog
 
 from . import rollup
 from .models import Event, EventCountRollup, PerformanceMetric, Severity
@@ -106,10 +107,12 @@ class RollupReport:
 
 
 def _floor_hour(at: datetime) -> datetime:
-    return at.replace(minute=0, second=0, microsecond=0)
+    return at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
 def _locked_state() -> EventCountRollup | None:
+    """The state row, locked (None: another run holds it), after the events table's lock."""
+    _execute([rollup.LOCK_EVENTS], {})
     EventCountRollup.objects.get_or_create(pk=1)
     return EventCountRollup.objects.select_for_update(skip_locked=True).filter(pk=1).first()
 
@@ -120,33 +123,71 @@ def _execute(statements: list[str], params: dict) -> None:
             cursor.execute(statement, params)
 
 
+def _recount(lo: datetime, hi: datetime, report: RollupReport) -> None:
+    """Take the visible marks of [lo, hi), then count the range afresh."""
+    if lo >= hi:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(rollup.TAKE_MARKS, {"lo": lo, "hi": hi})
+        report.marks_taken += cursor.rowcount
+    _execute(rollup.RECOUNT_RANGE, {"lo": lo, "hi": hi})
+    report.hours_recounted += int((hi - lo) / timedelta(hours=1))
+
+
 def _follow_the_table(state: EventCountRollup, report: RollupReport) -> None:
-    """Match the covered range to the table's oldest row: detached partitions take their hours
-    out of the range; a re-attached older one (or a first run) starts the count over."""
+    """Match the covered range to the table: start at its oldest row (older rows written since
+    are counted; a detached partition's hours leave), and recount the range of a partition
+    attached since the last run."""
     with connection.cursor() as cursor:
         cursor.execute(rollup.OLDEST_HOUR)
         oldest = cursor.fetchone()[0]
+    attached = catalog.partition_list(Event._meta.db_table)
+    known = None if state.partitions is None else set(state.partitions)
+    state.partitions = sorted(p.name for p in attached)
     if oldest is None:
         _execute(["DELETE FROM events_eventhourcount"], {})
         state.rolled_from = state.rolled_through = None
         report.outcome = "empty"
-    elif state.rolled_from is None or oldest < state.rolled_from:
-        _execute(["DELETE FROM events_eventhourcount"], {})
+        return
+    if state.rolled_from is None:
         state.rolled_from = state.rolled_through = oldest
+        return
+    if oldest < state.rolled_from:
+        _recount(oldest, state.rolled_from, report)
     elif oldest > state.rolled_from:
         _execute(["DELETE FROM events_eventhourcount WHERE hour < %(lo)s"], {"lo": oldest})
-        state.rolled_from = oldest
         state.rolled_through = max(state.rolled_through, oldest)
+    state.rolled_from = oldest
+    for part in attached:
+        if known is None or part.name in known:
+            continue
+        if part.is_default:  # rows of any time: count everything again
+            _recount(state.rolled_from, state.rolled_through, report)
+            break
+        _recount(
+            max(part.range_from, state.rolled_from),
+            min(part.range_to, state.rolled_through),
+            report,
+        )
 
 
 def event_counts_forget(
-    *, range_from: datetime, range_to: datetime, using: str = DEFAULT_DB_ALIAS, **_signal
+    *,
+    range_from: datetime,
+    range_to: datetime,
+    partition: str = "",
+    using: str = DEFAULT_DB_ALIAS,
+    **_signal,
 ) -> int:
-    """Drop the counted hours of [range_from, range_to) (a detached partition's): the chart then
-    shows them empty, as the table now is. Returns the rows dropped."""
+    """Drop the counted hours of [range_from, range_to) (a detached partition's: the chart then
+    shows them empty, as the table now is) and forget the partition was attached, so that
+    attaching it again recounts them. Returns the rows dropped."""
     with connections[using].cursor() as cursor:
         cursor.execute(rollup.FORGET_RANGE, {"lo": range_from, "hi": range_to})
-        return cursor.rowcount
+        dropped = cursor.rowcount
+        if partition:
+            cursor.execute(rollup.FORGET_PARTITION, {"name": partition})
+        return dropped
 
 
 def event_counts_roll_up(*, now: datetime | None = None) -> RollupReport:
@@ -159,14 +200,16 @@ def event_counts_roll_up(*, now: datetime | None = None) -> RollupReport:
         if state is None:
             return RollupReport("skipped")
         _follow_the_table(state, report)
-        with connection.cursor() as cursor:
-            cursor.execute(rollup.TAKE_MARKS)
-            marked = [hour for (hour,) in cursor.fetchall()]
-        report.marks_taken = len(marked)
-        covered = [h for h in marked if state.rolled_from is not None and h < state.rolled_through]
-        if covered:
-            _execute(rollup.RECOUNT_HOURS, {"hours": covered})
-            report.hours_recounted += len(covered)
+        if report.outcome == "done":
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    rollup.TAKE_MARKS, {"lo": state.rolled_from, "hi": state.rolled_through}
+                )
+                marked = sorted({hour for (hour,) in cursor.fetchall()})
+            report.marks_taken += len(marked)
+            if marked:
+                _execute(rollup.RECOUNT_HOURS, {"hours": marked})
+                report.hours_recounted += len(marked)
         state.save()
     while report.outcome == "done":
         with transaction.atomic():
@@ -175,9 +218,7 @@ def event_counts_roll_up(*, now: datetime | None = None) -> RollupReport:
                 return RollupReport("skipped")
             lo = max(state.rolled_from, state.rolled_through - REDO)
             hi = max(min(state.rolled_through + CHUNK, target), state.rolled_through)
-            if lo < hi:
-                _execute(rollup.RECOUNT_RANGE, {"lo": lo, "hi": hi})
-                report.hours_recounted += int((hi - lo) / timedelta(hours=1))
+            _recount(lo, hi, report)
             state.rolled_through, state.rolled_at = hi, timezone.now()
             state.save()
         if hi >= target:

@@ -248,6 +248,7 @@ def partitions_detach(
                             sender=config.model,
                             range_from=part.range_from,
                             range_to=part.range_to,
+                            partition=part.name,
                             using=using,
                         )
                     action.status = "done"

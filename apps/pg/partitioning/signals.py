@@ -2,7 +2,7 @@
 
 `partition_detached` is sent inside the transaction of the DETACH (a detach fires no row or
 statement trigger), with `sender` the partitioned model, `range_from`/`range_to` the detached
-partition's bounds and `using` the alias that ran it.
+partition's bounds, `partition` its name and `using` the alias that ran it.
 """
 
 from django.dispatch import Signal
