@@ -21,11 +21,12 @@ HOUR = "date_trunc('hour', {column}, 'UTC')"
 
 # Closed: ended SETTLE (services.SETTLE) ago by the clock, as the job counts them; a row written
 # into the open hour needs no mark (the job counts that hour later, and recounts its last one).
+# Hours before the covered range are marked too: a run that extends the range down takes them.
 _MARK = (
     "INSERT INTO {{tables[events.EventCountDirtyHour]}} (hour, xact)"
     " SELECT DISTINCT " + HOUR.format(column="r.created_at") + ","
     " pg_catalog.pg_current_xact_id()::text::bigint"
-    " FROM ({rows}) r JOIN {{tables[events.EventCountRollup]}} s ON r.created_at >= s.rolled_from"
+    " FROM ({rows}) r JOIN {{tables[events.EventCountRollup]}} s ON s.rolled_from IS NOT NULL"
     " WHERE r.created_at < "
     + HOUR.format(column="pg_catalog.clock_timestamp() - interval '5 minutes'")
     + " ON CONFLICT (hour, xact) DO NOTHING;"
@@ -63,6 +64,9 @@ RECOUNT_HOURS = [
     " ON e.created_at >= h.hour AND e.created_at < h.hour + interval '1 hour'"
     " GROUP BY 1, 2",
 ]
+
+# Marks of hours before the oldest row (their rows were deleted or detached since): no use.
+DROP_STALE_MARKS = "DELETE FROM events_eventcountdirtyhour WHERE hour < %(lo)s"
 
 # The visible marks of [lo, hi), taken in the job's transaction (uncommitted ones stay).
 TAKE_MARKS = (

@@ -152,6 +152,7 @@ def _follow_the_table(state: EventCountRollup, report: RollupReport) -> None:
     if state.rolled_from is None:
         state.rolled_from = state.rolled_through = oldest
         return
+    _execute([rollup.DROP_STALE_MARKS], {"lo": oldest})
     if oldest < state.rolled_from:
         _recount(oldest, state.rolled_from, report)
     elif oldest > state.rolled_from:

@@ -203,6 +203,21 @@ def test_a_write_into_a_closed_hour_not_yet_counted_is_marked_then_counted(event
     assert rolled == live and live[_hour(behind)]["critical"] >= 2
 
 
+def test_rows_older_than_every_counted_hour_extend_the_range_down(events):
+    services.event_counts_roll_up(now=NOW)
+    before = EventCountRollup.objects.get().rolled_from
+    ancient = before - timedelta(days=5, minutes=30)
+    EventFactory.create_batch(2, created_at=ancient, severity="warning")
+    assert set(EventCountDirtyHour.objects.values_list("hour", flat=True)) == {_hour(ancient)}
+    live, rolled = _both(None)
+    assert rolled == live
+    services.event_counts_roll_up(now=NOW)
+    assert EventCountRollup.objects.get().rolled_from == _hour(ancient)
+    assert not EventCountDirtyHour.objects.exists()
+    assert EventHourCount.objects.get(hour=_hour(ancient), severity="warning").events == 2
+    assert _both(None)[1] == live
+
+
 def test_an_empty_table_leaves_nothing_rolled_up():
     EventHourCount.objects.create(hour=_hour(NOW) - timedelta(days=2), severity="info", events=5)
     assert services.event_counts_roll_up(now=NOW).outcome == "empty"
