@@ -33,6 +33,35 @@ def test_predicates_from_the_where_clause():
     assert si.predicates("UPDATE t SET a = 1 WHERE b = $1") == []
 
 
+class _Cursor:
+    def execute(self, *_args):
+        pass
+
+
+@pytest.mark.parametrize(("before", "after", "suggested"), [(0.0, 0.0, False), (100.0, 40.0, True)])
+def test_only_a_real_saving_is_suggested(monkeypatch, before, after, suggested):
+    # A plan costing nothing with or without the index (a one-row table read by its key) was
+    # suggested as "cuts the cost by 0%".
+    plans = iter([before, after])
+    monkeypatch.setattr(
+        si,
+        "_plan",
+        lambda cursor, n: {
+            "Node Type": "Seq Scan",
+            "Relation Name": "t",
+            "Schema": "public",
+            "Total Cost": next(plans, after),
+        },
+    )
+    q = {
+        "query": "SELECT * FROM public.t x WHERE x.a = $1",
+        "queryid": 1,
+        "calls": 9,
+        "total_ms": 5,
+    }
+    assert bool(si._try_query(_Cursor(), q, 0.5)) is suggested
+
+
 def test_planted_seq_scan_gets_a_hypothetical_index():
     with planted(PLANT_SQL, owner=conninfo("owner")):
         with psycopg.connect(conninfo()) as conn:

@@ -187,7 +187,8 @@ def _try_query(cursor, q: dict, min_saving: float) -> list[dict]:
             wider = best is not None and len(columns) > len(best[0])
             if best is None or cost < best[1] * (0.9 if wider else 1):
                 best = (columns, cost)
-        if best and best[1] <= before["Total Cost"] * (1 - min_saving):
+        # Strictly cheaper: a plan that costs nothing either way (one-row tables) gains nothing.
+        if best and best[1] < before["Total Cost"] * (1 - min_saving):
             out.append({"table": table, "columns": list(best[0]), "cost_before": before["Total Cost"],
                         "cost_after": best[1], "queryid": q["queryid"], "query": q["query"],
                         "calls": q["calls"], "total_ms": q["total_ms"]})  # fmt: skip
