@@ -126,8 +126,9 @@ def test_a_back_dated_write_marks_its_hour_and_the_chart_stays_true(events):
 
 
 def test_deletes_and_moves_mark_every_hour_they_touch(events):
-    services.event_counts_roll_up(now=NOW)
     a, b = _hours_ago(50), _hours_ago(80)
+    EventFactory(created_at=a)  # an hour with rows, whatever the clock says
+    services.event_counts_roll_up(now=NOW)
     Event.objects.filter(
         created_at__gte=_hour(a), created_at__lt=_hour(a) + timedelta(hours=1)
     ).delete()
@@ -234,8 +235,9 @@ def _chart(client, query=""):
 def test_the_admin_chart_uses_the_roll_up_only_for_lists_it_can_count(
     client, admin_user, events, monkeypatch
 ):
+    EventFactory(created_at=_hours_ago(7))  # an hour with rows, whatever the clock says
     services.event_counts_roll_up(now=NOW)
-    EventHourCount.objects.filter(hour=_hour(_hours_ago(7))).update(events=9999)
+    assert EventHourCount.objects.filter(hour=_hour(_hours_ago(7))).update(events=9999)
     client.force_login(admin_user)
     with CaptureQueriesContext(connection) as queries:
         assert ": 9,999 " in _chart(client, "?window=24h")
