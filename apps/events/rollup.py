@@ -12,15 +12,20 @@ recount then sees; a mark still uncommitted stays, and is taken by a later run.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pgtrigger
 
 from apps.pg import triggers
 
+# An hour is closed once it ended this long ago: the job counts it, and a write into it marks it.
+SETTLE = timedelta(minutes=5)
+
 # Hours are UTC hours, whatever the session's TimeZone: the chart's buckets are UTC too.
 HOUR = "date_trunc('hour', {column}, 'UTC')"
 
-# Closed: ended SETTLE (services.SETTLE) ago by the clock, as the job counts them; a row written
-# into the open hour needs no mark (the job counts that hour later, and recounts its last one).
+# Closed by the clock, as the job counts them; a row written into the open hour needs no mark
+# (the job counts that hour later, and recounts its last one).
 # Hours before the covered range are marked too: a run that extends the range down takes them.
 _MARK = (
     "INSERT INTO {{tables[events.EventCountDirtyHour]}} (hour, xact)"
@@ -28,7 +33,9 @@ _MARK = (
     " pg_catalog.pg_current_xact_id()::text::bigint"
     " FROM ({rows}) r JOIN {{tables[events.EventCountRollup]}} s ON s.rolled_from IS NOT NULL"
     " WHERE r.created_at < "
-    + HOUR.format(column="pg_catalog.clock_timestamp() - interval '5 minutes'")
+    + HOUR.format(
+        column=f"pg_catalog.clock_timestamp() - interval '{SETTLE // timedelta(minutes=1)} minutes'"
+    )
     + " ON CONFLICT (hour, xact) DO NOTHING;"
 )
 
@@ -41,6 +48,8 @@ def mark_hours_trigger(name: str, operation, referencing: pgtrigger.Referencing)
 
 
 FORGET_RANGE = "DELETE FROM events_eventhourcount WHERE hour >= %(lo)s AND hour < %(hi)s"
+FORGET_BEFORE = "DELETE FROM events_eventhourcount WHERE hour < %(lo)s"
+FORGET_ALL = "DELETE FROM events_eventhourcount"
 
 FORGET_PARTITION = (
     "UPDATE events_eventcountrollup SET partitions = array_remove(partitions, %(name)s)"

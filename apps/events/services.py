@@ -90,9 +90,9 @@ def metric_record(
     return PerformanceMetric.objects.create(**fields)
 
 
-# An hour is rolled up once it ended this long ago; later runs recount it for REDO more, so a
+# An hour is rolled up once it ended SETTLE ago; later runs recount it for REDO more, so a
 # write that commits a little late is counted (one open longer than that is not).
-SETTLE = timedelta(minutes=5)
+SETTLE = rollup.SETTLE
 REDO = timedelta(hours=1)
 CHUNK = timedelta(days=7)  # hours counted per transaction on a first (or re-)run
 
@@ -145,7 +145,7 @@ def _follow_the_table(state: EventCountRollup, report: RollupReport) -> None:
     known = None if state.partitions is None else set(state.partitions)
     state.partitions = sorted(p.name for p in attached)
     if oldest is None:
-        _execute(["DELETE FROM events_eventhourcount"], {})
+        _execute([rollup.FORGET_ALL], {})
         state.rolled_from = state.rolled_through = None
         report.outcome = "empty"
         return
@@ -156,7 +156,7 @@ def _follow_the_table(state: EventCountRollup, report: RollupReport) -> None:
     if oldest < state.rolled_from:
         _recount(oldest, state.rolled_from, report)
     elif oldest > state.rolled_from:
-        _execute(["DELETE FROM events_eventhourcount WHERE hour < %(lo)s"], {"lo": oldest})
+        _execute([rollup.FORGET_BEFORE], {"lo": oldest})
         state.rolled_through = max(state.rolled_through, oldest)
     state.rolled_from = oldest
     for part in attached:
