@@ -3,7 +3,8 @@
 from dataclasses import asdict
 
 from celery import shared_task
-from django.db import InterfaceError, OperationalError
+
+from apps.core.jobs import RETRYING
 
 from . import services
 
@@ -12,11 +13,7 @@ from . import services
     name="apps.events.tasks.event_counts_roll_up_task",
     soft_time_limit=10 * 60,
     time_limit=12 * 60,
-    autoretry_for=(OperationalError, InterfaceError),
-    retry_backoff=10,
-    max_retries=3,
-    acks_late=True,
-    reject_on_worker_lost=True,
+    **RETRYING,
 )
 def event_counts_roll_up_task() -> dict:
     """Each chunk commits on its own: a redelivered run continues from where the last stopped."""

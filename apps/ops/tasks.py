@@ -7,21 +7,12 @@ All are idempotent and safe to overlap (the services lock/lease); transient data
 from __future__ import annotations
 
 from celery import shared_task
-from django.db import InterfaceError, OperationalError
+
+from apps.core.jobs import RETRYING
 
 from . import services
 from .dispatch import FailFastTask
 from .matviews import REGISTRY
-
-RETRYING = {
-    "autoretry_for": (OperationalError, InterfaceError),
-    "retry_backoff": 10,
-    "retry_backoff_max": 300,
-    "retry_jitter": True,
-    "max_retries": 5,
-    "acks_late": True,
-    "reject_on_worker_lost": True,  # a killed child: the master requeues its job at once
-}
 
 
 def _refresh_summary(record) -> dict:
